@@ -1,0 +1,45 @@
+# The README's commands. Each creates .venv and installs the locked versions itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SMARTMETER_HOME ?= .smartmeter
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: install up run test lint bench sample check-data clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+up: install  ## the whole pipeline on this machine, Dagster UI on http://127.0.0.1:3000
+	$(BIN)/smartmeter up
+
+run: install  ## the pipeline headless on the sample; prints one JSON summary line
+	$(BIN)/smartmeter run
+
+test: install lint  ## ruff + the whole test suite
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+sample: install  ## regenerate the committed sample
+	$(BIN)/smartmeter sample --out data/sample
+
+check-data: install
+	$(BIN)/smartmeter check-data --data-dir $(or $(DATA_DIR),data/sample)
+
+clean:
+	rm -rf $(VENV) .smartmeter .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""smartmeter-assets: Smart Meters in London as a Dagster asset platform."""

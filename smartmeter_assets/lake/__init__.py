@@ -1,0 +1,1 @@
+"""The lake: where staged sources, Delta tables, checkpoints and reports live (local or S3)."""

@@ -1,0 +1,142 @@
+"""The one settings object.
+
+Every tunable of the platform lives here, read from ``SMARTMETER_*`` environment variables with
+embedded defaults, so that a fresh clone runs with no configuration at all (embedded broker, local
+lake, ``local[2]`` Spark) and the production stack only sets environment variables. The Dagster
+resources are built from it and the Spark job receives it as environment variables
+(:meth:`Settings.to_env`), so the two sides can never disagree on a value.
+
+S3 credentials are deliberately *not* settings: they come from the standard AWS variables
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``) so that
+every AWS tool the user already has agrees with us; see :mod:`smartmeter_assets.lake.storage`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SMARTMETER_"
+EMBEDDED = "embedded"
+
+
+class KafkaSourceKind(StrEnum):
+    """Which Spark source reads the topic: see design.md section 1."""
+
+    AUTO = "auto"
+    NATIVE = "native"
+    PYTHON = "python"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    # --- where things live ---------------------------------------------------------------
+    home: Path = Field(
+        default=Path(".smartmeter"),
+        description="State folder for the embedded setup: Dagster home, lake, checkpoints.",
+    )
+    data_dir: Path = Field(
+        default=Path("data/sample"),
+        description="Folder holding the Kaggle-format CSV files.",
+    )
+    lake_url: str = Field(
+        default="",
+        description="Lake root: a local folder, file:///abs/path or s3://bucket[/prefix]. "
+        "Empty means <home>/lake.",
+    )
+
+    # --- Kafka ----------------------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        default=EMBEDDED,
+        description="host:port[,host:port] of a real cluster, or 'embedded' to start tansu.",
+    )
+    kafka_topic: str = "smart-meter-topic"
+    kafka_partitions: int = Field(default=6, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_compression: str = Field(default="lz4", description="Producer compression codec.")
+    publish_speedup: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Replay pacing: 0 publishes as fast as possible; N replays N times real time.",
+    )
+
+    # --- Spark stream ---------------------------------------------------------------------
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+    spark_kafka_source: KafkaSourceKind = KafkaSourceKind.AUTO
+    spark_trigger_seconds: float = Field(default=5.0, gt=0)
+    spark_max_records_per_batch: int = Field(default=100_000, ge=1)
+    stream_query_name: str = "smart_meter_stream"
+    window_minutes: int = Field(default=30, ge=1)
+    window_slide_minutes: int = Field(default=30, ge=1)
+    watermark_minutes: int = Field(
+        default=6 * 60,
+        ge=0,
+        description="Event-time lateness tolerated before a row is dropped from the aggregates. "
+        "A day-by-day replay consumes partitions unevenly, so this is hours, not minutes.",
+    )
+
+    # --- anomaly thresholds (kWh per half hour; the rules themselves are in contracts) -----
+    extreme_consumption_kwh: float = 2.0
+    night_consumption_kwh: float = 0.5
+    weekend_daytime_consumption_kwh: float = 1.5
+
+    # --- orchestration --------------------------------------------------------------------
+    replay_interval_seconds: int = Field(default=60, ge=1)
+    replay_start_date: date | None = Field(
+        default=None, description="First day the replay publishes; default: the first day with data."
+    )
+    stream_max_failures: int = Field(default=5, ge=1)
+    stream_failure_window_minutes: int = Field(default=30, ge=1)
+    stream_lag_threshold: int = Field(default=500_000, ge=0)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _blank_means_embedded(cls, value: str) -> str:
+        return value.strip() or EMBEDDED
+
+    @property
+    def kafka_is_embedded(self) -> bool:
+        return self.kafka_bootstrap == EMBEDDED
+
+    @property
+    def lake_root(self) -> str:
+        """The lake as a URL-ish root: ``s3://bucket/prefix`` or an absolute local path."""
+        if not self.lake_url:
+            return str((self.home / "lake").resolve())
+        if self.lake_url.startswith("file://"):
+            return str(Path(self.lake_url.removeprefix("file://")).resolve())
+        if "://" in self.lake_url:
+            return self.lake_url.rstrip("/")
+        return str(Path(self.lake_url).resolve())
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_root.startswith(("s3://", "s3a://"))
+
+    @property
+    def dagster_home(self) -> Path:
+        return (self.home / "dagster_home").resolve()
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``SMARTMETER_*`` variables, to hand to a subprocess (the Spark job)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, Path):
+                value = value.resolve()  # the subprocess may run in another folder
+            env[f"{ENV_PREFIX}{name.upper()}"] = "" if value is None else str(value)
+        return env
+
+
+def env_variable_names() -> list[str]:
+    """Every ``SMARTMETER_*`` variable Settings reads (checked against docker-compose.yml)."""
+    return sorted(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)

@@ -1,0 +1,17 @@
+"""Test-session wiring: the shared fixtures live in ``fixtures/`` modules, one per real component."""
+
+import os
+import sys
+from pathlib import Path
+
+# Spark's Python workers must run the venv's interpreter (where the project is installed).
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+
+pytest_plugins = [
+    "smartmeter_assets_tests.fixtures.broker",
+]
