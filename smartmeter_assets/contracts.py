@@ -340,3 +340,26 @@ SOURCES_DIR = "sources"
 #: Per-day publish records: which offsets each published day occupies (see kafka.publish).
 PUBLISHED_DIR = "published"
 REPORTS_DIR = "reports"
+
+
+# --------------------------------------------------------------------------------------------
+# Ground truth of the sample generator: read ONLY by the anomaly scoring, never by a detector.
+# --------------------------------------------------------------------------------------------
+GROUND_TRUTH_FILE = "ground_truth_anomalies.csv"
+GROUND_TRUTH_COLUMNS = ("meter_id", "timestamp", "kind")  # timestamp as TIMESTAMP_FORMAT
+
+
+class InjectedAnomaly(StrEnum):
+    METER_FAULT_SPIKE = "meter_fault_spike"
+    NIGHT_USAGE = "night_usage"
+    WEEKEND_DAYTIME_SURGE = "weekend_daytime_surge"
+    FLAT_LINE = "flat_line"  # theft-like: a constant low reading for days; no fixed rule sees it
+
+
+#: The fixed rule meant to catch each injected kind (None: no rule can).
+RULE_FOR_INJECTED: dict[InjectedAnomaly, AnomalyReason | None] = {
+    InjectedAnomaly.METER_FAULT_SPIKE: AnomalyReason.EXTREME_CONSUMPTION,
+    InjectedAnomaly.NIGHT_USAGE: AnomalyReason.NIGHT_CONSUMPTION,
+    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: AnomalyReason.WEEKEND_DAYTIME_CONSUMPTION,
+    InjectedAnomaly.FLAT_LINE: None,
+}
