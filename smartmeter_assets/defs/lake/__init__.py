@@ -1,0 +1,1 @@
+"""The lake as Dagster sees it: resource, observable tables, checks."""

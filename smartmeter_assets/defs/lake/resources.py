@@ -1,0 +1,21 @@
+"""The lake as a Dagster resource: the one root every asset reads and writes under."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+
+
+class LakeResource(ConfigurableResource):
+    """Lake root (absolute folder or ``s3://bucket/prefix``); S3 credentials from AWS_* env vars."""
+
+    url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LakeResource:
+        return cls(url=settings.lake_root)
+
+    def lake(self) -> Lake:
+        return Lake(self.url)
