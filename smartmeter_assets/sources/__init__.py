@@ -1,0 +1,1 @@
+"""Readers for the Kaggle "Smart Meters in London" files, unchanged, quirks included."""

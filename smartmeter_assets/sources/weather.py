@@ -1,0 +1,123 @@
+"""The DarkSky weather files: hourly (UTC, unordered, gaps) and daily (local midnight in UTC).
+
+Which file each message field comes from is in ``contracts.MESSAGE_FIELDS``: temperature,
+humidity, wind speed, pressure and summary from the hourly file; cloud cover only exists in the
+daily file; precipitation intensity exists in neither.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from smartmeter_assets.contracts import (
+    LOCAL_TIMEZONE,
+    STAGED_WEATHER_DAILY_COLUMNS,
+    STAGED_WEATHER_HOURLY_COLUMNS,
+    TIMESTAMP_FORMAT,
+    TIMESTAMP_LENGTH,
+    WEATHER_DAILY_COLUMNS,
+    WEATHER_DAILY_FILE,
+    WEATHER_HOURLY_COLUMNS,
+    WEATHER_HOURLY_FILE,
+    SourceRejectReason,
+)
+from smartmeter_assets.sources.households import read_csv_as_text
+from smartmeter_assets.sources.source_read import (
+    SourceRead,
+    duplicate_key_rejects,
+    make_rejects,
+    raw_lines,
+    require_columns,
+)
+
+#: source column -> staged column, for the numeric hourly fields (blank or garbage -> null)
+HOURLY_NUMBERS = {
+    "temperature": "temperature",
+    "apparentTemperature": "apparent_temperature",
+    "dewPoint": "dew_point",
+    "humidity": "humidity",
+    "pressure": "pressure",
+    "windSpeed": "wind_speed",
+    "windBearing": "wind_bearing",
+    "visibility": "visibility",
+}
+HOURLY_TEXTS = {"precipType": "precip_type", "icon": "icon", "summary": "weather_summary"}
+DAILY_NUMBERS = {
+    "cloudCover": "cloud_cover",
+    "temperatureMin": "temperature_min",
+    "temperatureMax": "temperature_max",
+    "humidity": "humidity",
+    "windSpeed": "wind_speed",
+    "pressure": "pressure",
+    "uvIndex": "uv_index",
+}
+DAILY_TEXTS = {"summary": "summary"}
+
+
+def parse_times(text: pd.Series) -> pd.Series:
+    """Timestamps as written in the files (optionally with a fractional suffix); bad ones -> NaT."""
+    return pd.to_datetime(text.str.slice(0, TIMESTAMP_LENGTH), format=TIMESTAMP_FORMAT, errors="coerce")
+
+
+def _unparseable(path: Path, text: pd.DataFrame, mask: pd.Series, columns: tuple[str, ...]) -> pd.DataFrame:
+    return make_rejects(
+        path.name,
+        text.loc[mask, "__line"],
+        SourceRejectReason.UNPARSEABLE_TIMESTAMP.value,
+        raw_lines(text[mask], columns),
+    )
+
+
+def _values(kept: pd.DataFrame, numbers: dict[str, str], texts: dict[str, str]) -> dict[str, pd.Series]:
+    values = {staged: pd.to_numeric(kept[source], errors="coerce") for source, staged in numbers.items()}
+    values.update({staged: kept[source].replace("", None) for source, staged in texts.items()})
+    return values
+
+
+def read_weather_hourly(data_dir: Path) -> SourceRead:
+    """Hourly weather sorted by time, one row per hour present in the file (missing hours stay so)."""
+    path = data_dir / WEATHER_HOURLY_FILE
+    text = read_csv_as_text(path)
+    require_columns(path, list(text.columns), WEATHER_HOURLY_COLUMNS)
+    text["__time"] = parse_times(text["time"])
+    bad = text["__time"].isna()
+    kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__time"], WEATHER_HOURLY_COLUMNS)
+    frame = pd.DataFrame({"time": kept["__time"], **_values(kept, HOURLY_NUMBERS, HOURLY_TEXTS)})
+    frame = frame[list(STAGED_WEATHER_HOURLY_COLUMNS)].sort_values("time").reset_index(drop=True)
+    return SourceRead(
+        source_file=path.name,
+        frame=frame,
+        rows_read=len(text),
+        rejects=pd.concat(
+            [_unparseable(path, text, bad, WEATHER_HOURLY_COLUMNS), duplicates], ignore_index=True
+        ),
+    )
+
+
+def london_day(utc_times: pd.Series) -> pd.Series:
+    """The local day of a UTC instant: 23:00 UTC in summer is midnight of the next London day."""
+    return utc_times.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIMEZONE).dt.date
+
+
+def read_weather_daily(data_dir: Path) -> SourceRead:
+    """Daily weather keyed by the London-local ``day`` its ``time`` column stands for."""
+    path = data_dir / WEATHER_DAILY_FILE
+    text = read_csv_as_text(path)
+    require_columns(path, list(text.columns), WEATHER_DAILY_COLUMNS)
+    times = parse_times(text["time"])
+    bad = times.isna()
+    text["__day"] = None
+    text.loc[~bad, "__day"] = london_day(times[~bad])
+    kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__day"], WEATHER_DAILY_COLUMNS)
+    frame = pd.DataFrame({"day": kept["__day"], **_values(kept, DAILY_NUMBERS, DAILY_TEXTS)})
+    frame = frame[list(STAGED_WEATHER_DAILY_COLUMNS)].sort_values("day").reset_index(drop=True)
+    return SourceRead(
+        source_file=path.name,
+        frame=frame,
+        rows_read=len(text),
+        rejects=pd.concat(
+            [_unparseable(path, text, bad, WEATHER_DAILY_COLUMNS), duplicates], ignore_index=True
+        ),
+    )
