@@ -1,0 +1,107 @@
+"""Topic admin by code: the topic is created idempotently before the first publish, never by hand.
+
+A plain function (no Dagster) so the production compose init (``smartmeter create-topic``) and the
+publish asset share it. A topic that exists with another partition count is refused rather than
+silently used: the key -> partition mapping, and with it per-meter ordering and the published
+offsets of earlier days, depend on that count.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+ADMIN_TIMEOUT_MS = 15_000
+
+
+class KafkaUnreachableError(ConnectionError):
+    """No broker answers at the bootstrap address."""
+
+
+class TopicPartitionMismatchError(RuntimeError):
+    """The topic exists with a partition count other than the one configured."""
+
+    def __init__(self, topic: str, existing: int, wanted: int) -> None:
+        super().__init__(
+            f"topic {topic!r} exists with {existing} partitions but {wanted} are configured "
+            "(SMARTMETER_KAFKA_PARTITIONS): the key -> partition mapping would change; "
+            "delete the topic or configure the existing count"
+        )
+        self.topic, self.existing, self.wanted = topic, existing, wanted
+
+
+@dataclass(frozen=True)
+class TopicState:
+    topic: str
+    partitions: int
+    created: bool  # False: it existed already
+
+
+def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
+    """Fail at once with a clear error when no bootstrap server accepts a connection.
+
+    kafka-python retries a refused bootstrap for its whole timeout and then raises a bare
+    ``NoBrokersAvailable``; a TCP probe answers in milliseconds and names the address.
+    """
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+            return
+        except (OSError, ValueError) as error:
+            errors.append(f"{server.strip()}: {error}")
+    raise KafkaUnreachableError(f"no Kafka broker reachable at {bootstrap!r} ({'; '.join(errors)})")
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    check_reachable(bootstrap)
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="smartmeter-topic-admin",
+            request_timeout_ms=ADMIN_TIMEOUT_MS,
+        )
+    except KafkaError as error:
+        raise KafkaUnreachableError(f"Kafka at {bootstrap!r} does not answer: {error!r}") from error
+
+
+def partition_count(admin: KafkaAdminClient, topic: str) -> int | None:
+    """The topic's partition count, or None when it does not exist."""
+    if topic not in set(admin.list_topics()):
+        return None
+    (description,) = admin.describe_topics([topic])
+    return len(description["partitions"])
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor: int = 1) -> TopicState:
+    """Create ``topic`` with ``partitions`` unless it exists; refuse one with another count."""
+    if partitions < 1 or replication_factor < 1:
+        raise ValueError(
+            f"partitions ({partitions}) and replication factor ({replication_factor}) must be >= 1"
+        )
+    admin = _admin(bootstrap)
+    try:
+        created = False
+        existing = partition_count(admin, topic)
+        if existing is None:
+            try:
+                admin.create_topics(
+                    [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)],
+                    timeout_ms=ADMIN_TIMEOUT_MS,
+                )
+                created = True
+            except TopicAlreadyExistsError:  # another process won the race: check its count
+                pass
+            existing = partition_count(admin, topic)
+            if existing is None:
+                raise RuntimeError(f"topic {topic!r} was created but the broker does not list it")
+        if existing != partitions:
+            raise TopicPartitionMismatchError(topic, existing, partitions)
+        return TopicState(topic=topic, partitions=existing, created=created)
+    finally:
+        admin.close()
