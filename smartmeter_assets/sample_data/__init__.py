@@ -1,0 +1,1 @@
+"""A generator of Kaggle-format sample data with known injected anomalies."""
