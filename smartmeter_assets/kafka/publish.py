@@ -1,0 +1,401 @@
+"""Publish a day of enriched readings to Kafka, lose nothing, and record which offsets it took.
+
+How it is fast enough (>= 50k readings/s on 2 cores with kafka-python, whose per-record ``send``
+is the bottleneck, not the broker): values are encoded in bulk (:mod:`.message`), every record's
+partition is computed up front with Kafka's default partitioner, and the partitions are shared
+out between producer processes (one per core), each owning whole partitions so each meter's
+readings still leave one producer in order.
+
+How it loses nothing: ``acks=all``, every record's future is checked after ``flush``; any
+record not acknowledged fails the publish with the count (:class:`PublishError`), and no publish
+record is written for a day that failed. Offsets come from the producer's ``RecordMetadata``, not
+from ``end_offsets()`` (tansu answers ListOffsets(LATEST) with the last batch's base offset + 1).
+
+How a re-published day is counted once: every publish appends to the ``published`` Delta table
+one row per (day, partition) with the offsets it took and its run id; the stream side merges
+``raw/`` on (meter_id, timestamp), so the second copy of a reading lands on the first, and the
+reconciliation compares the keys of the latest publish of each day with raw + rejected.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from multiprocessing.connection import Connection
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smartmeter_assets.contracts import PUBLISHED_DIR
+from smartmeter_assets.enrich import ENRICHED_COLUMNS
+from smartmeter_assets.kafka.message import (
+    encode_keys,
+    encode_values,
+    ingestion_timestamp,
+    partitions_for_meters,
+)
+from smartmeter_assets.kafka.topic import check_reachable
+from smartmeter_assets.lake.storage import Lake
+
+#: Below this many records one process is faster than forking a second one.
+MULTIPROCESS_MIN_RECORDS = 20_000
+#: Rows encoded and sent per step: big enough for Arrow to amortise, small enough that the
+#: ingestion stamp stays close to the send and memory stays flat.
+CHUNK_ROWS = 20_000
+_PARTITION_COLUMN = "__partition"
+_EVENT_SECONDS_COLUMN = "__event_seconds"
+
+
+class PublishError(RuntimeError):
+    """Some records were not acknowledged: the day is not published."""
+
+    def __init__(self, topic: str, undelivered: int, total: int, cause: str) -> None:
+        super().__init__(f"{undelivered} of {total} records were not delivered to topic {topic!r}: {cause}")
+        self.topic, self.undelivered, self.total, self.cause = topic, undelivered, total, cause
+
+
+@dataclass(frozen=True)
+class ProducerTuning:
+    """kafka-python producer settings; the defaults were measured in benchmarks/publish.py."""
+
+    compression: str = "lz4"
+    linger_ms: int = 20
+    batch_size: int = 512 * 1024
+    max_in_flight: int = 5
+    delivery_timeout_ms: int = 60_000
+    request_timeout_ms: int = 30_000
+    max_block_ms: int = 30_000
+
+    def producer_config(self, bootstrap: str) -> dict[str, object]:
+        return {
+            "bootstrap_servers": bootstrap,
+            "client_id": f"smartmeter-publish-{os.getpid()}",
+            "acks": "all",
+            "compression_type": None if self.compression in ("", "none") else self.compression,
+            "linger_ms": self.linger_ms,
+            "batch_size": self.batch_size,
+            "max_in_flight_requests_per_connection": self.max_in_flight,
+            "delivery_timeout_ms": self.delivery_timeout_ms,
+            "request_timeout_ms": self.request_timeout_ms,
+            "max_block_ms": self.max_block_ms,
+            "max_request_size": max(self.batch_size * 2, 1024 * 1024),
+        }
+
+
+@dataclass
+class PartitionReport:
+    """What one partition received from this publish."""
+
+    partition: int
+    records: int = 0
+    bytes: int = 0
+    first_offset: int | None = None
+    last_offset: int | None = None
+
+
+@dataclass
+class PublishReport:
+    topic: str
+    records: int
+    bytes: int
+    seconds: float
+    processes: int
+    partitions: list[PartitionReport] = field(default_factory=list)
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def offsets_metadata(self) -> dict[str, dict[str, int | None]]:
+        """``{"p0": {"first": .., "last": .., "records": ..}, ...}`` for the materialization."""
+        return {
+            f"p{p.partition}": {"first": p.first_offset, "last": p.last_offset, "records": p.records}
+            for p in self.partitions
+        }
+
+
+@dataclass
+class _ShareResult:
+    """What one producer (process) reports back: per partition, and its failures."""
+
+    partitions: dict[int, PartitionReport]
+    undelivered: int
+    errors: list[str]
+
+
+# ----------------------------------------------------------------------------------------------
+# Preparing the day
+# ----------------------------------------------------------------------------------------------
+def readings_table(enriched: pd.DataFrame, partitions: int, with_event_seconds: bool = False) -> pa.Table:
+    """The enriched frame as Arrow, with each row's Kafka partition (and event time if paced)."""
+    missing = [c for c in ENRICHED_COLUMNS if c not in enriched.columns]
+    if missing:
+        raise ValueError(f"the enriched readings lack columns {missing}")
+    table = pa.Table.from_pandas(enriched.loc[:, list(ENRICHED_COLUMNS)], preserve_index=False)
+    table = table.append_column(
+        _PARTITION_COLUMN, pa.array(partitions_for_meters(table["meter_id"], partitions), pa.int32())
+    )
+    if with_event_seconds:
+        stamps = pc.strptime(table["timestamp"], format="%Y-%m-%d %H:%M:%S", unit="s")
+        seconds = pc.cast(stamps, pa.int64())
+        start = pc.min(seconds).as_py() or 0
+        table = table.append_column(_EVENT_SECONDS_COLUMN, pc.subtract(seconds, start))
+    return table
+
+
+def share_partitions(records_per_partition: dict[int, int], shares: int) -> list[list[int]]:
+    """Whole partitions dealt out to ``shares`` producers, biggest first to the least loaded."""
+    loads = [0] * shares
+    owned: list[list[int]] = [[] for _ in range(shares)]
+    for partition, records in sorted(records_per_partition.items(), key=lambda kv: (-kv[1], kv[0])):
+        target = loads.index(min(loads))
+        owned[target].append(partition)
+        loads[target] += records
+    return [sorted(parts) for parts in owned if parts]
+
+
+def _chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Table]]:
+    """(seconds after start the chunk is due, rows). Paced chunks follow event time."""
+    if speedup <= 0:
+        for offset in range(0, table.num_rows, CHUNK_ROWS):
+            yield 0.0, table.slice(offset, CHUNK_ROWS)
+        return
+    event = table[_EVENT_SECONDS_COLUMN].to_numpy()
+    boundaries = np.flatnonzero(np.diff(event)) + 1  # rows are in time order: one chunk per stamp
+    starts = np.concatenate([[0], boundaries]).astype(int)
+    ends = np.concatenate([boundaries, [table.num_rows]]).astype(int)
+    for start, end in zip(starts, ends, strict=True):
+        yield float(event[start]) / speedup, table.slice(start, end - start)
+
+
+# ----------------------------------------------------------------------------------------------
+# Producing (runs in each producer process)
+# ----------------------------------------------------------------------------------------------
+def _produce_share(
+    bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float
+) -> _ShareResult:
+    """Send ``table`` (rows of whole partitions), wait for every acknowledgement, report."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    reports: dict[int, PartitionReport] = {}
+    futures: list[object] = []
+    errors: list[str] = []
+    try:
+        producer = KafkaProducer(**tuning.producer_config(bootstrap))
+    except KafkaError as error:
+        return _ShareResult({}, table.num_rows, [f"producer could not connect: {error!r}"])
+    sent = 0
+    try:
+        started = time.monotonic()
+        send = producer.send
+        for due, chunk in _chunks(table, speedup):
+            wait = started + due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            values = encode_values(chunk, ingestion_timestamp()).to_pylist()
+            keys = encode_keys(chunk).to_pylist()
+            partitions = chunk[_PARTITION_COLUMN].to_pylist()
+            for key, value, partition in zip(keys, values, partitions, strict=True):
+                futures.append(send(topic, value=value, key=key, partition=partition))
+            sent += chunk.num_rows
+        producer.flush(timeout=(tuning.delivery_timeout_ms + tuning.request_timeout_ms) / 1000)
+    except Exception as error:  # a send that raises: whatever was not sent is undelivered
+        errors.append(f"send failed after {sent} records: {error!r}")
+    finally:
+        producer.close(timeout=5)
+
+    undelivered = table.num_rows - len(futures)
+    for future in futures:
+        if not future.is_done or future.failed():  # type: ignore[attr-defined]
+            undelivered += 1
+            if len(errors) < 5:
+                errors.append(repr(future.exception) if future.is_done else "no acknowledgement")  # type: ignore[attr-defined]
+            continue
+        meta = future.value  # type: ignore[attr-defined]
+        report = reports.setdefault(meta.partition, PartitionReport(meta.partition))
+        report.records += 1
+        report.bytes += meta.serialized_value_size + max(meta.serialized_key_size, 0)
+        if report.first_offset is None or meta.offset < report.first_offset:
+            report.first_offset = meta.offset
+        if report.last_offset is None or meta.offset > report.last_offset:
+            report.last_offset = meta.offset
+    return _ShareResult(reports, undelivered, errors)
+
+
+def _produce_in_child(
+    connection: Connection,
+    bootstrap: str,
+    topic: str,
+    tuning: ProducerTuning,
+    table: pa.Table,
+    speedup: float,
+) -> None:  # pragma: no cover - runs in the forked producer process
+    try:
+        result = _produce_share(bootstrap, topic, tuning, table, speedup)
+    except BaseException:
+        result = _ShareResult({}, table.num_rows, [traceback.format_exc(limit=5)])
+    connection.send(result)
+    connection.close()
+
+
+def _produce_in_processes(
+    bootstrap: str, topic: str, tuning: ProducerTuning, shares: list[pa.Table], speedup: float
+) -> list[_ShareResult]:
+    """One forked producer per share. Fork, not spawn: the child inherits the Arrow table and
+    the imported modules instead of re-importing for a second; it touches nothing but Kafka."""
+    context = multiprocessing.get_context("fork")
+    running = []
+    for share in shares:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_produce_in_child,
+            args=(send, bootstrap, topic, tuning, share, speedup),
+            name="smartmeter-producer",
+            daemon=True,
+        )
+        process.start()
+        send.close()
+        running.append((process, receive, share.num_rows))
+    results = []
+    for process, receive, rows in running:
+        try:
+            result = receive.recv()
+        except EOFError:  # the producer died without a word (killed, out of memory)
+            result = _ShareResult({}, rows, ["a producer process died before reporting"])
+        process.join()
+        if process.exitcode not in (0, None) and not result.errors:
+            result.errors.append(f"producer process exited with code {process.exitcode}")
+        receive.close()
+        results.append(result)
+    return results
+
+
+def publish_readings(
+    enriched: pd.DataFrame,
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    tuning: ProducerTuning | None = None,
+    speedup: float = 0.0,
+    processes: int = 0,
+) -> PublishReport:
+    """Publish the enriched rows, key = meter_id, and wait until every one is acknowledged.
+
+    ``processes``: producer processes (0: one per core when the day is big enough to gain).
+    ``speedup``: 0 sends as fast as possible; N replays the day's event time N times faster
+    than real time. Raises :class:`PublishError` unless every record was acknowledged.
+    """
+    tuning = tuning or ProducerTuning()
+    check_reachable(bootstrap)
+    started = time.perf_counter()
+    table = readings_table(enriched, partitions, with_event_seconds=speedup > 0)
+    counts = pd.Series(table[_PARTITION_COLUMN].to_numpy()).value_counts().to_dict()
+    if processes <= 0:
+        processes = (os.cpu_count() or 1) if table.num_rows >= MULTIPROCESS_MIN_RECORDS else 1
+    owned = share_partitions({int(p): int(n) for p, n in counts.items()}, max(1, processes))
+    if len(owned) <= 1:
+        results = [_produce_share(bootstrap, topic, tuning, table, speedup)]
+    else:
+        column = table[_PARTITION_COLUMN]
+        shares = [table.filter(pc.is_in(column, pa.array(parts, pa.int32()))) for parts in owned]
+        results = _produce_in_processes(bootstrap, topic, tuning, shares, speedup)
+    seconds = time.perf_counter() - started
+
+    undelivered = sum(r.undelivered for r in results)
+    if undelivered:
+        errors = [e for r in results for e in r.errors]
+        raise PublishError(topic, undelivered, table.num_rows, "; ".join(errors[:3]) or "unknown")
+    by_partition = {p: PartitionReport(p) for p in range(partitions)}
+    for result in results:
+        by_partition.update(result.partitions)
+    reports = [by_partition[p] for p in sorted(by_partition)]
+    return PublishReport(
+        topic=topic,
+        records=sum(p.records for p in reports),
+        bytes=sum(p.bytes for p in reports),
+        seconds=seconds,
+        processes=len(results),
+        partitions=reports,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The per-day publish records (Delta table ``<lake>/published``)
+# ----------------------------------------------------------------------------------------------
+PUBLISHED_SCHEMA = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("topic", pa.string(), nullable=False),
+        pa.field("partition", pa.int32(), nullable=False),
+        pa.field("first_offset", pa.int64()),  # null: the day put nothing in this partition
+        pa.field("last_offset", pa.int64()),
+        pa.field("records", pa.int64(), nullable=False),
+        pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("published_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+def publish_records(
+    report: PublishReport, day: date, run_id: str, published_at: datetime | None = None
+) -> pa.Table:
+    """One row per partition of the topic (empty partitions included, so a publish is complete)."""
+    moment = (published_at or datetime.now(UTC)).astimezone(UTC)
+    rows = [
+        {
+            "day": day,
+            "topic": report.topic,
+            "partition": p.partition,
+            "first_offset": p.first_offset,
+            "last_offset": p.last_offset,
+            "records": p.records,
+            "bytes": p.bytes,
+            "run_id": run_id,
+            "published_at": moment,
+        }
+        for p in report.partitions
+    ]
+    return pa.Table.from_pylist(rows, schema=PUBLISHED_SCHEMA)
+
+
+def write_publish_records(lake: Lake, records: pa.Table) -> None:
+    """Append a publish to ``<lake>/published`` (Delta, partitioned by nothing: it stays small)."""
+    from deltalake import write_deltalake
+
+    write_deltalake(
+        lake.url(PUBLISHED_DIR),
+        records,
+        mode="append",
+        storage_options=lake.storage_options() or None,
+    )
+
+
+def published_days(lake: Lake) -> pd.DataFrame:
+    """The latest publish of every day: one row per (day, partition), columns of PUBLISHED_SCHEMA.
+
+    "Latest" is the publish with the newest ``published_at`` for that day; since a publish
+    writes every partition, its rows are also the latest per (day, partition). Empty when
+    nothing was published yet.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        table = DeltaTable(lake.url(PUBLISHED_DIR), storage_options=lake.storage_options() or None)
+    except TableNotFoundError:
+        return PUBLISHED_SCHEMA.empty_table().to_pandas()
+    frame = table.to_pyarrow_table().to_pandas()
+    if frame.empty:
+        return frame
+    latest = frame.groupby("day")["published_at"].transform("max")
+    frame = frame.loc[frame["published_at"] == latest]
+    return frame.sort_values(["day", "partition"], ignore_index=True).loc[:, PUBLISHED_SCHEMA.names]
