@@ -39,6 +39,8 @@ STAGED_READING_SCHEMA = pa.schema(
     ]
 )
 assert tuple(STAGED_READING_SCHEMA.names) == STAGED_READING_COLUMNS
+#: What one staged file holds (the date is in its folder name).
+_FILE_SCHEMA = pa.schema([f for f in STAGED_READING_SCHEMA if f.name != "reading_date"])
 
 
 @dataclass
@@ -99,6 +101,10 @@ def stage_block(lake: Lake, path: Path, *, force: bool = False) -> tuple[BlockMa
     for old in previous.files if previous else []:
         with contextlib.suppress(FileNotFoundError):  # already gone: nothing to replace
             fs.delete_file(old)
+        folder = old.rsplit("/", 1)[0]
+        if not fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+            with contextlib.suppress(FileNotFoundError, OSError):  # S3 has no empty folders to remove
+                fs.delete_dir(folder)
 
     written: list[str] = []
     table = pa.Table.from_pandas(read.frame, schema=STAGED_READING_SCHEMA, preserve_index=False)
@@ -162,7 +168,7 @@ def read_staged_day(lake: Lake, day: date) -> pd.DataFrame:
     if info.type != pafs.FileType.Directory:
         table = STAGED_READING_SCHEMA.empty_table()
     else:
-        table = pads.dataset(folder, filesystem=fs, format="parquet").to_table()
+        table = pads.dataset(folder, filesystem=fs, format="parquet", schema=_FILE_SCHEMA).to_table()
         table = table.append_column("reading_date", pa.array([day] * table.num_rows, type=pa.date32()))
         table = table.select(list(STAGED_READING_COLUMNS)).cast(STAGED_READING_SCHEMA)
     frame = table.to_pandas()

@@ -1,0 +1,112 @@
+"""The ``smartmeter`` command: the user's entry point to the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from tqdm import tqdm
+
+from smartmeter_assets.sample_data.generator import SampleSpec, generate
+from smartmeter_assets.sources.households import read_households
+from smartmeter_assets.sources.readings import block_files, read_block
+from smartmeter_assets.sources.source_read import SourceFileError, SourceRead
+from smartmeter_assets.sources.weather import read_weather_daily, read_weather_hourly
+
+log = logging.getLogger("smartmeter")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    spec = SampleSpec(households=args.households, days=args.days, start=args.start, seed=args.seed)
+    counts = generate(Path(args.out), spec)
+    for name, value in counts.items():
+        print(f"{name:>20}: {value:,}")
+    print(f"written to {args.out}")
+    return 0
+
+
+def _print_read(read: SourceRead, span: str) -> None:
+    values = read.frame[span].dropna()
+    first, last = (values.min(), values.max()) if len(values) else ("-", "-")
+    rejects = ", ".join(f"{k}={v:,}" for k, v in sorted(read.rejects_by_reason().items())) or "none"
+    print(
+        f"{read.source_file:<34} rows {read.rows_read:>12,}  kept {len(read.frame):>12,}  "
+        f"duplicates {read.duplicates_dropped:>7,}  span {first} .. {last}  rejects: {rejects}"
+    )
+
+
+def _check_data(args: argparse.Namespace) -> int:
+    """Read all four sources like the assets do, without writing anything."""
+    data_dir = Path(args.data_dir)
+    try:
+        for reader, span in (
+            (read_households, "meter_id"),
+            (read_weather_hourly, "time"),
+            (read_weather_daily, "day"),
+        ):
+            _print_read(reader(data_dir), span)
+        blocks = block_files(data_dir)
+        if not blocks:
+            raise SourceFileError(
+                f"no reading blocks under {data_dir} "
+                "(expected halfhourly_dataset/block_N.csv or halfhourly_dataset_block_N.csv)"
+            )
+        totals: Counter[str] = Counter()
+        rejects: Counter[str] = Counter()
+        first, last = [], []
+        with tqdm(blocks, unit="block", desc="reading blocks", disable=args.quiet) as bar:
+            for path in bar:
+                read = read_block(path)
+                totals.update(rows=read.rows_read, kept=len(read.frame), duplicates=read.duplicates_dropped)
+                rejects.update(read.rejects_by_reason())
+                if len(read.frame):
+                    first.append(read.frame["timestamp"].min())
+                    last.append(read.frame["timestamp"].max())
+                bar.set_postfix(rows=f"{totals['rows']:,}")
+    except SourceFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(rejects.items())) or "none"
+    span = f"{min(first)} .. {max(last)}" if first else "-"
+    print(
+        f"{'readings (' + str(len(blocks)) + ' blocks)':<34} rows {totals['rows']:>12,}  kept {totals['kept']:>12,}  "
+        f"duplicates {totals['duplicates']:>7,}  span {span}  rejects: {reasons}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartmeter", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sample = commands.add_parser("sample", help="generate Kaggle-format sample data with known anomalies")
+    sample.add_argument("--households", type=int, default=SampleSpec.households)
+    sample.add_argument("--days", type=int, default=SampleSpec.days)
+    sample.add_argument("--start", type=date.fromisoformat, default=SampleSpec.start)
+    sample.add_argument("--seed", type=int, default=SampleSpec.seed)
+    sample.add_argument("--out", required=True, help="folder to write (its reading blocks are replaced)")
+    sample.set_defaults(handler=_sample)
+
+    check = commands.add_parser("check-data", help="read the four sources and report counts and rejects")
+    check.add_argument("--data-dir", required=True)
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(handler=_check_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

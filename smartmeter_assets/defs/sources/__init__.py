@@ -1,0 +1,1 @@
+"""The Kaggle CSV sources as Dagster assets, with their checks."""
