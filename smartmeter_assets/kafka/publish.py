@@ -67,7 +67,10 @@ class ProducerTuning:
 
     compression: str = "lz4"
     linger_ms: int = 20
-    batch_size: int = 512 * 1024
+    batch_size: int = 1024 * 1024
+    #: Idempotent producer: a retried batch is neither duplicated nor reordered in its partition
+    #: (tansu supports it; measured at no cost in benchmarks/publish.py).
+    idempotent: bool = True
     max_in_flight: int = 5
     delivery_timeout_ms: int = 60_000
     request_timeout_ms: int = 30_000
@@ -78,6 +81,10 @@ class ProducerTuning:
             "bootstrap_servers": bootstrap,
             "client_id": f"smartmeter-publish-{os.getpid()}",
             "acks": "all",
+            "enable_idempotence": self.idempotent,
+            # never let a send create the topic with the broker's default partition count:
+            # ensure_topic made it with ours before the first publish
+            "allow_auto_create_topics": False,
             "compression_type": None if self.compression in ("", "none") else self.compression,
             "linger_ms": self.linger_ms,
             "batch_size": self.batch_size,
@@ -161,7 +168,7 @@ def share_partitions(records_per_partition: dict[int, int], shares: int) -> list
     return [sorted(parts) for parts in owned if parts]
 
 
-def _chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Table]]:
+def paced_chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Table]]:
     """(seconds after start the chunk is due, rows). Paced chunks follow event time."""
     if speedup <= 0:
         for offset in range(0, table.num_rows, CHUNK_ROWS):
@@ -178,9 +185,7 @@ def _chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Table]]
 # ----------------------------------------------------------------------------------------------
 # Producing (runs in each producer process)
 # ----------------------------------------------------------------------------------------------
-def _produce_share(
-    bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float
-) -> _ShareResult:
+def _produce_share(bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float) -> _ShareResult:
     """Send ``table`` (rows of whole partitions), wait for every acknowledgement, report."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
@@ -196,7 +201,7 @@ def _produce_share(
     try:
         started = time.monotonic()
         send = producer.send
-        for due, chunk in _chunks(table, speedup):
+        for due, chunk in paced_chunks(table, speedup):
             wait = started + due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -345,9 +350,7 @@ PUBLISHED_SCHEMA = pa.schema(
 )
 
 
-def publish_records(
-    report: PublishReport, day: date, run_id: str, published_at: datetime | None = None
-) -> pa.Table:
+def publish_records(report: PublishReport, day: date, run_id: str, published_at: datetime | None = None) -> pa.Table:
     """One row per partition of the topic (empty partitions included, so a publish is complete)."""
     moment = (published_at or datetime.now(UTC)).astimezone(UTC)
     rows = [
