@@ -121,7 +121,7 @@ def readings_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> 
     con.register("staged", dataset)
     columns = con.sql("SELECT * FROM staged LIMIT 0").df()
     yield _result("readings", "schema", schema_verdict(columns, STAGED_READING_COLUMNS))
-    rows, duplicates, nulls, low, high, outside, before, after = con.sql(
+    rows, duplicates, nulls, low, high, outside, before, after = con.execute(
         f"""
         WITH keys AS (SELECT meter_id, timestamp, count(*) AS n FROM staged GROUP BY ALL HAVING n > 1)
         SELECT (SELECT count(*) FROM staged),
