@@ -1,0 +1,51 @@
+"""Open and read a lake Delta table, on a local folder or S3 alike (delta-rs, no Spark).
+
+The writers (the stream job) and the readers (Dagster's observable assets, checks, reports) go
+through these two functions so that a table that does not exist yet reads as empty with its
+contract schema instead of each caller catching delta-rs' "not a table" error its own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from smartmeter_assets.contracts import LakeTable
+from smartmeter_assets.lake.schema import lake_arrow_schema
+from smartmeter_assets.lake.storage import Lake
+
+
+def table_uri(lake: Lake, table: LakeTable) -> str:
+    return lake.url(table.name)
+
+
+def open_table(lake: Lake, table: LakeTable) -> DeltaTable | None:
+    """The table's latest version, or None when nothing was ever committed there."""
+    uri = table_uri(lake, table)
+    options = lake.storage_options()
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return None
+    return DeltaTable(uri, storage_options=options)
+
+
+def read_table(
+    lake: Lake,
+    table: LakeTable,
+    columns: Sequence[str] | None = None,
+    filter: pc.Expression | None = None,
+) -> pa.Table:
+    """The table's rows (optionally some columns, optionally filtered), cast to the contract schema.
+
+    Partition columns in ``filter`` prune files before any Parquet is opened.
+    """
+    schema = lake_arrow_schema(table)
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    delta = open_table(lake, table)
+    if delta is None:
+        return schema.empty_table()
+    data = delta.to_pyarrow_dataset().to_table(columns=list(schema.names), filter=filter)
+    return data.cast(schema)

@@ -1,0 +1,64 @@
+"""One micro-batch on the driver, as Arrow: split, de-duplicate, keep only what the lake lacks.
+
+Pure pyarrow functions. The batch arrives here as the classified frame of
+:func:`smartmeter_assets.stream.transforms.classify`, collected once (design.md section 3: batches
+are bounded, a few MB), so Kafka is read once per batch whatever the number of outputs.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smartmeter_assets.contracts import RAW, READING_KEY, REJECTED
+from smartmeter_assets.lake.schema import lake_arrow_schema
+from smartmeter_assets.stream.transforms import REASON, REJECT_SOURCE_COLUMNS
+
+_ROW = "__row"
+
+
+def _to_lake_types(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Spark hands timestamps over as UTC-zoned; the lake stores them zone-less (Delta timestamp_ntz)."""
+    columns = []
+    for field in schema:
+        column = table[field.name]
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            column = pc.cast(column, pa.timestamp(column.type.unit, tz="UTC")).cast(pa.timestamp("us"))
+        columns.append(column.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def split_classified(classified: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """(readings with the raw table's schema, rejects with the rejected table's schema)."""
+    valid = pc.is_null(classified[REASON])
+    readings = _to_lake_types(classified.filter(valid).select(list(RAW.column_names)), lake_arrow_schema(RAW))
+    rejected_part = classified.filter(pc.invert(valid))
+    sources = [REJECT_SOURCE_COLUMNS[name] for name in REJECTED.column_names]
+    rejects = rejected_part.select(sources).rename_columns(list(REJECTED.column_names))
+    return readings, _to_lake_types(rejects, lake_arrow_schema(REJECTED))
+
+
+def first_of_each_reading(readings: pa.Table) -> pa.Table:
+    """One row per (meter_id, timestamp): the one published first (lowest partition, offset).
+
+    A producer retry or a re-published day puts the same reading in the batch twice; the first
+    copy wins so a replay of the same offsets always keeps the same row.
+    """
+    if readings.num_rows == 0:
+        return readings
+    ordered = readings.sort_by([("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
+    indexed = ordered.select(list(READING_KEY)).append_column(_ROW, pa.array(range(ordered.num_rows), pa.int64()))
+    firsts = indexed.group_by(list(READING_KEY), use_threads=False).aggregate([(_ROW, "min")])
+    rows = pc.sort_indices(firsts[f"{_ROW}_min"])
+    return ordered.take(pc.take(firsts[f"{_ROW}_min"], rows))
+
+
+def not_in(readings: pa.Table, existing_keys: pa.Table) -> pa.Table:
+    """The readings whose (meter_id, timestamp) is not among ``existing_keys`` (order kept)."""
+    if readings.num_rows == 0 or existing_keys.num_rows == 0:
+        return readings
+    # Acero's hash join does not carry list columns (anomaly_reasons): join row numbers only.
+    keys = readings.select(list(READING_KEY)).append_column(_ROW, pa.array(range(readings.num_rows), pa.int64()))
+    existing = existing_keys.select(list(READING_KEY)).cast(keys.select(list(READING_KEY)).schema)
+    missing = keys.join(existing, list(READING_KEY), join_type="left anti", use_threads=False)
+    return readings.take(pc.take(missing[_ROW], pc.sort_indices(missing[_ROW])))
