@@ -1,0 +1,1 @@
+"""Kafka as Dagster sees it: the resource, the daily partitions, the enrich and publish assets."""
