@@ -35,9 +35,7 @@ class KafkaSourceKind(StrEnum):
 class Settings(BaseSettings):
     """Everything configurable, with the embedded defaults."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_ignore_empty=True)
 
     # --- where things live ---------------------------------------------------------------
     home: Path = Field(
@@ -50,8 +48,7 @@ class Settings(BaseSettings):
     )
     lake_url: str = Field(
         default="",
-        description="Lake root: a local folder, file:///abs/path or s3://bucket[/prefix]. "
-        "Empty means <home>/lake.",
+        description="Lake root: a local folder, file:///abs/path or s3://bucket[/prefix]. Empty means <home>/lake.",
     )
 
     # --- Kafka ----------------------------------------------------------------------------
@@ -91,13 +88,21 @@ class Settings(BaseSettings):
     weekend_daytime_consumption_kwh: float = 1.5
 
     # --- orchestration --------------------------------------------------------------------
-    replay_interval_seconds: int = Field(default=60, ge=1)
+    replay_enabled: bool = Field(
+        default=False,
+        description="Turn the replay clock on at start (make up's demo mode sets it).",
+    )
+    replay_interval_seconds: int = Field(default=60, ge=1, description="Seconds between published days.")
     replay_start_date: date | None = Field(
         default=None, description="First day the replay publishes; default: the first day with data."
     )
+    stream_backoff_seconds: float = Field(default=10.0, gt=0, description="First relaunch delay; doubles.")
     stream_max_failures: int = Field(default=5, ge=1)
     stream_failure_window_minutes: int = Field(default=30, ge=1)
-    stream_lag_threshold: int = Field(default=500_000, ge=0)
+    stream_lag_threshold: int = Field(default=500_000, ge=0, description="Max unread records (check).")
+    anomaly_rate_max: float = Field(
+        default=0.05, ge=0, le=1, description="Upper bound of the anomaly-rate check (anomalies / raw)."
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod
