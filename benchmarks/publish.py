@@ -1,0 +1,248 @@
+"""Publish benchmark: enrich + serialise + produce N generated readings to an embedded tansu broker.
+
+Prints readings/s per stage and for the whole publish, plus two ratios measured in the same run:
+against the naive baseline (the original pipeline's way without its sleep: ``json.dumps`` per
+row, ``send`` per row with kafka-python's defaults, one ``flush``) and against confluent-kafka
+(librdkafka, the fastest client a user would pick instead), given the same bulk-encoded values,
+lz4 and ``acks=all``, so the comparison is client against client.
+
+    .venv/bin/python benchmarks/publish.py --readings 270000     # one full-dataset day
+
+Figures depend on the machine and on what else runs on it: read the ratios, not the absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from smartmeter_assets.contracts import (
+    ACORN_CATEGORIES,
+    ACORN_GROUPS,
+    TARIFFS,
+)
+from smartmeter_assets.enrich import enrich_readings
+from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.kafka.message import encode_keys, encode_values, ingestion_timestamp
+from smartmeter_assets.kafka.publish import ProducerTuning, publish_readings
+from smartmeter_assets.kafka.topic import ensure_topic
+
+DAY = date(2013, 1, 15)
+PARTITIONS = 6
+
+
+@dataclass
+class Stage:
+    name: str
+    readings: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.readings / self.seconds if self.seconds > 0 else float("inf")
+
+
+def staged_inputs(readings: int, seed: int = 7) -> tuple[pd.DataFrame, ...]:
+    """A day of staged readings for ``readings / 48`` meters, their households and the weather."""
+    rng = np.random.default_rng(seed)
+    meters = max(1, readings // 48)
+    ids = np.array([f"MAC{m:06d}" for m in range(meters)])
+    start = pd.Timestamp(DAY)
+    slots = np.arange(readings) // meters % 48
+    frame = pd.DataFrame(
+        {
+            "meter_id": ids[np.arange(readings) % meters],
+            "timestamp": start + pd.to_timedelta(slots * 30, unit="min"),
+            "energy_kwh": rng.gamma(1.2, 0.18, readings).round(3),
+            "reading_date": DAY,
+        }
+    )
+    known = ids[: int(meters * 0.98)]  # 2% unknown households, as in real copies
+    households = pd.DataFrame(
+        {
+            "meter_id": known,
+            "tariff_type": rng.choice(TARIFFS, len(known)),
+            "acorn_group": rng.choice(ACORN_GROUPS, len(known)),
+            "acorn_category": rng.choice(ACORN_CATEGORIES, len(known)),
+            "block": [f"block_{i % 112}" for i in range(len(known))],
+        }
+    )
+    hours = pd.date_range(start - timedelta(hours=1), periods=26, freq="h").delete(7)  # one hour missing
+    hourly = pd.DataFrame(
+        {
+            "time": hours,
+            "temperature": rng.normal(6, 3, len(hours)).round(2),
+            "apparent_temperature": rng.normal(4, 3, len(hours)).round(2),
+            "dew_point": rng.normal(2, 2, len(hours)).round(2),
+            "humidity": rng.uniform(0.6, 1, len(hours)).round(2),
+            "pressure": rng.normal(1010, 8, len(hours)).round(2),
+            "wind_speed": rng.uniform(0, 8, len(hours)).round(2),
+            "wind_bearing": rng.integers(0, 360, len(hours)).astype(float),
+            "visibility": rng.uniform(2, 14, len(hours)).round(2),
+            "precip_type": "rain",
+            "icon": "partly-cloudy-night",
+            "weather_summary": rng.choice(["Partly Cloudy", "Mostly Cloudy", "Overcast", "Clear"], len(hours)),
+        }
+    )
+    daily = pd.DataFrame(
+        {
+            "day": [DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)],
+            "cloud_cover": [0.4, 0.71, 0.2],
+            "temperature_min": 1.0,
+            "temperature_max": 9.0,
+            "humidity": 0.8,
+            "wind_speed": 3.0,
+            "pressure": 1010.0,
+            "uv_index": 1.0,
+            "summary": "Mostly cloudy throughout the day.",
+        }
+    )
+    return frame, households, hourly, daily
+
+
+def timed(action: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - started
+
+
+def fresh_topic(bootstrap: str, name: str) -> str:
+    topic = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+    ensure_topic(bootstrap, topic, PARTITIONS)
+    return topic
+
+
+def naive_publish(enriched: pd.DataFrame, bootstrap: str, topic: str) -> int:
+    """The original pipeline's way, minus its sleep: a dict, json.dumps and send per row."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, allow_auto_create_topics=False)
+    futures = []
+    for row in enriched.to_dict("records"):
+        row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        row["ingestion_time"] = ingestion_timestamp()
+        futures.append(producer.send(topic, key=row["meter_id"].encode(), value=json.dumps(row).encode()))
+    producer.flush()
+    producer.close()
+    return sum(1 for f in futures if f.succeeded())
+
+
+def confluent_publish(enriched: pd.DataFrame, bootstrap: str, topic: str) -> int:
+    """librdkafka with the same values (bulk-encoded), lz4, acks=all, its default partitioner
+    set to murmur2 like Java's, one process."""
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "compression.type": "lz4",
+            "linger.ms": 20,
+            "batch.size": 1024 * 1024,
+            "queue.buffering.max.messages": 2_000_000,
+            "partitioner": "murmur2_random",
+            "enable.idempotence": True,
+        }
+    )
+    table = pa.Table.from_pandas(enriched, preserve_index=False)
+    delivered = 0
+
+    def on_delivery(error: object, _message: object) -> None:
+        nonlocal delivered
+        delivered += error is None
+
+    values = encode_values(table, ingestion_timestamp()).to_pylist()
+    keys = encode_keys(table).to_pylist()
+    produce = producer.produce
+    for key, value in zip(keys, values, strict=True):
+        while True:
+            try:
+                produce(topic, value=value, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush()
+    return delivered
+
+
+def run(readings: int, skip_naive: bool = False) -> dict[str, object]:
+    staged, households, hourly, daily = staged_inputs(readings)
+    stages: list[Stage] = []
+
+    (enriched, _counts), seconds = timed(lambda: enrich_readings(staged, households, hourly, daily))
+    stages.append(Stage("enrich (join households + weather)", readings, seconds))
+
+    table = pa.Table.from_pandas(enriched, preserve_index=False)
+    _, seconds = timed(lambda: encode_values(table, ingestion_timestamp()).to_pylist())
+    stages.append(Stage("serialise (bulk JSON, 1 core)", readings, seconds))
+
+    results: dict[str, object] = {"readings": readings, "cpus": os.cpu_count()}
+    with EmbeddedBroker() as broker:
+        bootstrap = broker.bootstrap
+        tuning = ProducerTuning()
+        one = publish_readings(enriched, bootstrap, fresh_topic(bootstrap, "one"), PARTITIONS, tuning, processes=1)
+        stages.append(Stage("produce, 1 process (serialise + send + acks)", one.records, one.seconds))
+        many = publish_readings(enriched, bootstrap, fresh_topic(bootstrap, "many"), PARTITIONS, tuning)
+        stages.append(
+            Stage(f"produce, {many.processes} processes (the publish)", many.records, many.seconds, "lz4, acks=all")
+        )
+        enrich_seconds = stages[0].seconds
+        whole = Stage("whole: enrich + publish", readings, enrich_seconds + many.seconds)
+        stages.append(whole)
+
+        delivered, seconds = timed(lambda: confluent_publish(enriched, bootstrap, fresh_topic(bootstrap, "ck")))
+        confluent = Stage("confluent-kafka, 1 process (same values)", int(delivered), seconds)  # type: ignore[call-overload]
+        stages.append(confluent)
+        naive = None
+        if not skip_naive:
+            delivered, seconds = timed(lambda: naive_publish(enriched, bootstrap, fresh_topic(bootstrap, "naive")))
+            naive = Stage("naive: json.dumps + send per row", int(delivered), seconds)  # type: ignore[call-overload]
+            stages.append(naive)
+
+    width = max(len(s.name) for s in stages)
+    print(f"\npublish benchmark: {readings:,} readings, {PARTITIONS} partitions, {os.cpu_count()} cores")
+    print(f"{'stage':<{width}}  {'readings':>10}  {'seconds':>8}  {'readings/s':>12}")
+    for stage in stages:
+        print(f"{stage.name:<{width}}  {stage.readings:>10,}  {stage.seconds:>8.2f}  {stage.rate:>12,.0f}")
+    publish_rate = stages[3].rate
+    # Ratios compare like with like: serialise + produce + acks, from the same enriched frame.
+    print(f"\nthe publish (kafka-python, {many.processes} processes): {publish_rate:,.0f} readings/s")
+    print(f"  vs confluent-kafka (1 process):   x{publish_rate / confluent.rate:.2f}")
+    if naive is not None:
+        print(f"  vs naive row-by-row baseline:     x{publish_rate / naive.rate:.2f}")
+    print(f"whole (enrich + publish): {whole.rate:,.0f} readings/s")
+    print(f"  target 50,000 readings/s for the whole: {'met' if whole.rate >= 50_000 else 'NOT met'}")
+    results.update({s.name: round(s.rate) for s in stages})
+    results["whole_target_met"] = whole.rate >= 50_000
+    results["ratio_vs_confluent"] = round(publish_rate / confluent.rate, 3)
+    if naive is not None:
+        results["ratio_vs_naive"] = round(publish_rate / naive.rate, 3)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=270_000, help="readings to publish (default: a day)")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the slow row-by-row baseline")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = parser.parse_args(argv)
+    results = run(args.readings, args.skip_naive)
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
