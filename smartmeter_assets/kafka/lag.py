@@ -1,0 +1,43 @@
+"""How far the stream is behind the topic: true end offsets minus the stream's committed offsets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka.errors import KafkaError
+
+from smartmeter_assets.kafka.broker import BrokerError, resolve_bootstrap
+from smartmeter_assets.kafka.offsets import true_end_offsets
+from smartmeter_assets.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    end_offsets: dict[int, int]
+    committed: dict[int, int]
+
+    @property
+    def per_partition(self) -> dict[int, int]:
+        """Unread records per partition. A committed offset past the end (the embedded broker
+        restarted empty) counts as 0 here; the stream itself treats that topic as new."""
+        return {p: max(0, end - self.committed.get(p, 0)) for p, end in sorted(self.end_offsets.items())}
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_partition.values())
+
+
+def measure_lag(settings: Settings) -> StreamLag | None:
+    """The lag now, or None when the broker cannot be reached (the caller says so)."""
+    from smartmeter_assets.stream.checkpoint import committed_offsets
+
+    try:
+        bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
+        ends = true_end_offsets(bootstrap, settings.kafka_topic)
+    except (BrokerError, KafkaError, OSError) as error:
+        log.warning("stream lag unknown: %s", error)
+        return None
+    return StreamLag(end_offsets=ends, committed=committed_offsets(settings))
