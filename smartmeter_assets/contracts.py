@@ -363,3 +363,22 @@ RULE_FOR_INJECTED: dict[InjectedAnomaly, AnomalyReason | None] = {
     InjectedAnomaly.WEEKEND_DAYTIME_SURGE: AnomalyReason.WEEKEND_DAYTIME_CONSUMPTION,
     InjectedAnomaly.FLAT_LINE: None,
 }
+
+#: Per-micro-batch figures of the stream, kept in the lake (Delta) for the checks and the UI.
+PROGRESS_DIR = "stream_progress"
+PROGRESS_COLUMNS = (
+    ("query_name", "string"),
+    ("batch_id", "long"),
+    ("recorded_at", "timestamp"),
+    ("input_rows", "long"),
+    ("rows_per_second", "double"),
+    ("duration_ms", "long"),
+    ("late_rows_dropped", "long"),
+    ("rejected_rows", "long"),
+    ("raw_rows_written", "long"),
+    ("duplicate_rows", "long"),
+    ("anomaly_rows", "long"),
+    ("aggregated_rows_written", "long"),
+    ("offsets", "string"),  # JSON {partition: next offset}
+    ("newest_event_time", "string"),
+)

@@ -1,0 +1,61 @@
+"""The stream's per-batch figures, kept as a small Delta table in the lake.
+
+Why in the lake: the stream runs for days in its own process; the checks (watermark drops), the
+UI and ``smartmeter run`` need its figures after the fact, on a laptop and on S3 alike. Each batch
+commits with an app transaction (query, batch id) like the data tables, so a replayed batch is
+recorded once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from smartmeter_assets.contracts import PROGRESS_COLUMNS, PROGRESS_DIR
+from smartmeter_assets.lake.schema import arrow_type
+from smartmeter_assets.lake.storage import Lake
+
+PROGRESS_SCHEMA = pa.schema([pa.field(name, arrow_type(logical)) for name, logical in PROGRESS_COLUMNS])
+
+
+def _app_id(query_name: str) -> str:
+    return f"{query_name}:{PROGRESS_DIR}"
+
+
+def record_batch(lake: Lake, query_name: str, figures: Mapping[str, object]) -> bool:
+    """Append one batch's figures; False when this batch was already recorded (a replay)."""
+    uri = lake.url(PROGRESS_DIR)
+    options = lake.storage_options() or None
+    batch_id = int(figures["batch_id"])  # type: ignore[arg-type]
+    if DeltaTable.is_deltatable(uri, storage_options=options):
+        done = DeltaTable(uri, storage_options=options).transaction_version(_app_id(query_name))
+        if done is not None and done >= batch_id:
+            return False
+    row: dict[str, object] = {name: figures.get(name) for name in PROGRESS_SCHEMA.names}
+    row.update(
+        query_name=query_name,
+        batch_id=batch_id,
+        recorded_at=datetime.now(UTC).replace(tzinfo=None),
+        offsets=json.dumps({str(k): v for k, v in dict(figures.get("offsets") or {}).items()}),  # type: ignore[call-overload]
+        newest_event_time=None if figures.get("newest_event_time") is None else str(figures["newest_event_time"]),
+    )
+    write_deltalake(
+        uri,
+        pa.Table.from_pylist([row], schema=PROGRESS_SCHEMA),
+        mode="append",
+        storage_options=options,
+        commit_properties=CommitProperties(app_transactions=[Transaction(_app_id(query_name), batch_id)]),
+    )
+    return True
+
+
+def read_progress(lake: Lake) -> pa.Table:
+    uri = lake.url(PROGRESS_DIR)
+    options = lake.storage_options() or None
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return PROGRESS_SCHEMA.empty_table()
+    return DeltaTable(uri, storage_options=options).to_pyarrow_dataset().to_table().cast(PROGRESS_SCHEMA)
