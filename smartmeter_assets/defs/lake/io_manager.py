@@ -53,9 +53,7 @@ class LakeParquetIOManager(ConfigurableIOManager):
         if obj is None:
             return
         if not isinstance(obj, pd.DataFrame):
-            raise TypeError(
-                f"{context.asset_key.to_user_string()}: expected a pandas DataFrame, got {type(obj)}"
-            )
+            raise TypeError(f"{context.asset_key.to_user_string()}: expected a pandas DataFrame, got {type(obj)}")
         asset, partition = self._key(context)
         path = write_frame(Lake(self.url), obj, asset, partition)
         context.add_output_metadata({"lake_path": path, "rows": len(obj)})

@@ -1,0 +1,205 @@
+"""Asset checks on the lake: reconciliation, freshness, schema, anomaly rate, watermark drops, lag.
+
+Each check reads the lake through delta-rs (file:// and s3:// alike) and DuckDB over Arrow
+datasets; none of them needs Spark.
+"""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    DagsterRunStatus,
+    RunsFilter,
+    asset_check,
+    multi_asset_check,
+)
+
+from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, LAKE_TABLES, RAW, REJECTED, LakeTable
+from smartmeter_assets.defs.lake.assets import lake_asset_key
+from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
+from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, policy_of
+from smartmeter_assets.kafka.lag import measure_lag
+from smartmeter_assets.kafka.publish import published_days
+from smartmeter_assets.lake.delta import open_table
+from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.progress import read_progress
+from smartmeter_assets.lake.reconciliation import reconcile
+from smartmeter_assets.lake.schema import lake_arrow_schema
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+
+
+def _dataset_sql(lake: Lake, table: LakeTable, sql: str) -> list[tuple]:
+    """Run ``sql`` over the table registered as ``t`` (empty result when the table does not exist)."""
+    delta = open_table(lake, table)
+    if delta is None:
+        return []
+    con = duckdb.connect()
+    con.register("t", delta.to_pyarrow_dataset())
+    return con.execute(sql).fetchall()
+
+
+def reconciliation_counts(lake: Lake) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
+    """published, raw and rejected readings per day, and extra raw rows per duplicated key."""
+    publishes = published_days(lake)
+    published = (
+        {str(day): int(n) for day, n in publishes.groupby("day")["records"].sum().items()}
+        if not publishes.empty
+        else {}
+    )
+    raw = observe_table(lake, RAW).rows_per_partition
+    rejected = {
+        str(day): int(n)
+        for day, n in _dataset_sql(
+            lake,
+            REJECTED,
+            "SELECT substr(timestamp, 1, 10) AS day, count(DISTINCT (meter_id, timestamp)) FROM t "
+            "WHERE meter_id IS NOT NULL AND timestamp IS NOT NULL GROUP BY ALL",
+        )
+    }
+    duplicates = _dataset_sql(lake, RAW, "SELECT count(*) - count(DISTINCT (meter_id, timestamp)) FROM t")
+    return published, raw, rejected, int(duplicates[0][0]) if duplicates else 0
+
+
+def build_lake_checks(settings: Settings) -> list[AssetChecksDefinition]:
+    raw_key = lake_asset_key(RAW)
+
+    @asset_check(asset=raw_key, name="reconciliation", blocking=False)
+    def reconciliation(lake: LakeResource) -> AssetCheckResult:
+        """Every published reading is in raw/ or rejected/ exactly once, day by day."""
+        published, raw, rejected, duplicates = reconciliation_counts(lake.lake())
+        measured = measure_lag(settings)
+        caught_up = measured is None or measured.total == 0  # unknown lag: judge strictly
+        result = reconcile(published, raw, rejected, duplicates, caught_up)
+        metadata: dict[str, object] = {**result.figures, "caught_up": caught_up}
+        if result.pending_days:
+            metadata["pending_days"] = ", ".join(result.pending_days[:20])
+        if result.problems:
+            metadata["problems"] = "\n".join(result.problems[:50])
+        return AssetCheckResult(passed=result.passed, metadata=metadata)
+
+    @asset_check(asset=raw_key, name="freshness")
+    def freshness(lake: LakeResource) -> AssetCheckResult:
+        """raw/ holds the newest published day."""
+        publishes = published_days(lake.lake())
+        if publishes.empty:
+            return AssetCheckResult(passed=True, metadata={"newest_published_day": "none yet"})
+        newest = str(publishes["day"].max())
+        landed = observe_table(lake.lake(), RAW).rows_per_partition
+        newest_raw = max(landed) if landed else ""
+        return AssetCheckResult(
+            passed=newest in landed,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"newest_published_day": newest, "newest_raw_day": newest_raw},
+        )
+
+    @multi_asset_check(
+        name="lake_schemas",
+        specs=[AssetCheckSpec("schema", asset=lake_asset_key(table)) for table in LAKE_TABLES],
+    )
+    def lake_schemas(context: AssetCheckExecutionContext, lake: LakeResource) -> Iterator[AssetCheckResult]:
+        """Each table's Delta schema equals the contract (names, order and types)."""
+        for table in LAKE_TABLES:
+            expected = lake_arrow_schema(table)
+            delta = open_table(lake.lake(), table)
+            if delta is None:
+                yield AssetCheckResult(
+                    asset_key=lake_asset_key(table),
+                    check_name="schema",
+                    passed=True,
+                    metadata={"note": "no table yet: nothing landed"},
+                )
+                continue
+            found = pa.schema(delta.schema().to_arrow())
+            problems = [
+                f"{name}: expected {expected.field(name).type}, found "
+                f"{found.field(name).type if name in found.names else 'nothing'}"
+                for name in expected.names
+                if name not in found.names or not found.field(name).type.equals(expected.field(name).type)
+            ]
+            problems += [f"{name}: not in the contract" for name in found.names if name not in expected.names]
+            yield AssetCheckResult(
+                asset_key=lake_asset_key(table),
+                check_name="schema",
+                passed=not problems,
+                metadata={"columns": len(found), **({"problems": "\n".join(problems)} if problems else {})},
+            )
+
+    @asset_check(asset=lake_asset_key(ANOMALIES), name="anomaly_rate")
+    def anomaly_rate(lake: LakeResource) -> AssetCheckResult:
+        """Anomalies are a plausible share of the readings, and exactly the flagged raw rows."""
+        raw_rows = observe_table(lake.lake(), RAW).rows
+        anomaly_rows = observe_table(lake.lake(), ANOMALIES).rows
+        flagged = _dataset_sql(lake.lake(), RAW, "SELECT count(*) FROM t WHERE is_anomaly")
+        flagged_rows = int(flagged[0][0]) if flagged else 0
+        rate = anomaly_rows / raw_rows if raw_rows else 0.0
+        problems = []
+        if rate > settings.anomaly_rate_max:
+            problems.append(f"anomaly rate {rate:.2%} above {settings.anomaly_rate_max:.2%}")
+        if flagged_rows != anomaly_rows:
+            problems.append(f"{flagged_rows} raw rows flagged but {anomaly_rows} rows in anomalies/")
+        return AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "anomaly_rate": round(rate, 5),
+                "anomaly_rows": anomaly_rows,
+                "raw_rows": raw_rows,
+                **({"problems": "\n".join(problems)} if problems else {}),
+            },
+        )
+
+    @asset_check(asset=lake_asset_key(AGGREGATED), name="watermark_drops")
+    def watermark_drops(lake: LakeResource) -> AssetCheckResult:
+        """No reading was dropped from the aggregates as late (the replay must be in time)."""
+        progress = read_progress(lake.lake())
+        dropped = int(pc.sum(progress["late_rows_dropped"]).as_py() or 0) if progress.num_rows else 0
+        return AssetCheckResult(
+            passed=dropped == 0,
+            metadata={"late_rows_dropped": dropped, "batches_recorded": progress.num_rows},
+        )
+
+    @asset_check(asset=raw_key, name="stream_lag")
+    def stream_lag() -> AssetCheckResult:
+        """Unread records (true topic end minus committed offsets) under the threshold."""
+        measured = measure_lag(settings)
+        if measured is None:
+            return AssetCheckResult(passed=False, metadata={"problem": "the broker could not be reached"})
+        return AssetCheckResult(
+            passed=measured.total <= settings.stream_lag_threshold,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "stream_lag": measured.total,
+                "threshold": settings.stream_lag_threshold,
+                "per_partition": {str(p): n for p, n in measured.per_partition.items()},
+            },
+        )
+
+    @asset_check(asset=raw_key, name=SUPERVISION_CHECK)
+    def stream_supervision(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        """The stream has not failed too often recently (what makes the sensor give up)."""
+        policy = policy_of(settings)
+        since = datetime.now(UTC) - timedelta(seconds=policy.failure_window_seconds)
+        failures = context.instance.get_run_records(
+            filters=RunsFilter(
+                job_name=STREAM_JOB,
+                statuses=[DagsterRunStatus.FAILURE],
+                tags={STREAM_TAG: settings.stream_query_name},
+                updated_after=since,
+            )
+        )
+        return AssetCheckResult(
+            passed=len(failures) < policy.max_failures,
+            metadata={"failures_in_window": len(failures), "limit": policy.max_failures, "at": time.time()},
+        )
+
+    return [reconciliation, freshness, lake_schemas, anomaly_rate, watermark_drops, stream_lag, stream_supervision]

@@ -1,0 +1,82 @@
+"""``replay_clock``: publishes the next unpublished day on a clock, so the pipeline runs like a live feed.
+
+It replaces the original pipeline's one-message-per-second pause: a whole day goes out per tick
+(paced by ``publish_speedup`` if set), through the same partitioned assets a backfill uses, so
+the UI shows each replayed day as a normal materialization. Before the first day it materializes
+the sources once.
+"""
+
+from datetime import date
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.sources.staging import staged_days
+
+REPLAY_SENSOR = "replay_clock"
+REPLAY_TAG = "smartmeter/replay"
+SOURCE_KEYS = [AssetKey(name) for name in ("households", "weather_hourly", "weather_daily", "readings")]
+PUBLISH_KEYS = [AssetKey("enriched_readings"), AssetKey("smart_meter_topic")]
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def next_day_to_publish(staged: list[date], published: set[str], start: date | None) -> date | None:
+    """The earliest staged day (on or after ``start``) that was never published."""
+    for day in staged:
+        if (start is None or day >= start) and day.isoformat() not in published:
+            return day
+    return None
+
+
+def replay_in_flight(instance: DagsterInstance) -> bool:
+    return bool(instance.get_run_records(filters=RunsFilter(tags={REPLAY_TAG: "true"}, statuses=IN_FLIGHT), limit=1))
+
+
+def build_replay_clock(settings: Settings) -> SensorDefinition:
+    lake = Lake.from_settings(settings)
+
+    @sensor(
+        name=REPLAY_SENSOR,
+        asset_selection=[*SOURCE_KEYS, *PUBLISH_KEYS],
+        minimum_interval_seconds=settings.replay_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if settings.replay_enabled else DefaultSensorStatus.STOPPED,
+        description="Every interval, publishes the next day not yet on the topic (a simulated live feed).",
+    )
+    def replay_clock(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        instance = context.instance
+        if replay_in_flight(instance):
+            return SkipReason("the previous replay run is still in flight")
+        if instance.get_latest_materialization_event(AssetKey("readings")) is None:
+            return SensorResult(
+                run_requests=[RunRequest(asset_selection=SOURCE_KEYS, tags={REPLAY_TAG: "true"})],
+            )
+        published = instance.get_materialized_partitions(AssetKey("smart_meter_topic"))
+        day = next_day_to_publish(staged_days(lake), published, settings.replay_start_date)
+        if day is None:
+            return SkipReason("every staged day is published: the replay is complete")
+        context.log.info(f"replaying {day}")
+        return SensorResult(
+            run_requests=[
+                RunRequest(asset_selection=PUBLISH_KEYS, partition_key=day.isoformat(), tags={REPLAY_TAG: "true"})
+            ],
+        )
+
+    return replay_clock
