@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
+from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.households import read_households
 from smartmeter_assets.sources.readings import block_files, read_block
 from smartmeter_assets.sources.source_read import SourceFileError, SourceRead
@@ -79,6 +80,45 @@ def _check_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from smartmeter_assets.embedded import up
+
+    return up(Settings(), port=args.port, demo=not args.no_replay)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from smartmeter_assets.headless import PipelineRunError, run_pipeline
+
+    overrides = {"data_dir": Path(args.data_dir)} if args.data_dir else {}
+    settings = Settings(**overrides)
+    try:
+        summary = run_pipeline(settings, days=args.days, progress=not args.quiet)
+    except PipelineRunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name in summary.failed_checks:
+        print(f"check failed: {name}", file=sys.stderr)
+    print(summary.line())
+    return 1 if summary.checks_failed else 0
+
+
+def _init_infra(args: argparse.Namespace) -> int:
+    """Create the topic (and the bucket when the lake is on S3), idempotently, by code."""
+    from smartmeter_assets.kafka.broker import resolve_bootstrap
+    from smartmeter_assets.kafka.topic import ensure_topic
+
+    settings = Settings()
+    if settings.lake_is_s3:
+        from smartmeter_assets.lake.bucket import ensure_bucket
+
+        bucket = settings.lake_root.split("://", 1)[1].split("/", 1)[0]
+        print(f"bucket {bucket}: {ensure_bucket(bucket)}")
+    bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
+    state = ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+    print(f"topic {state.topic}: {state.partitions} partitions ({'created' if state.created else 'exists'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartmeter", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -96,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--data-dir", required=True)
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(handler=_check_data)
+
+    up = commands.add_parser("up", help="the whole pipeline on this machine; Dagster UI on 127.0.0.1")
+    up.add_argument("--port", type=int, default=3000)
+    up.add_argument("--no-replay", action="store_true", help="do not turn the replay clock on")
+    up.set_defaults(handler=_up)
+
+    run = commands.add_parser("run", help="the pipeline headless; prints one JSON summary line")
+    run.add_argument("--data-dir", help="Kaggle-format data folder (default: SMARTMETER_DATA_DIR or data/sample)")
+    run.add_argument("--days", type=int, help="publish only the first N staged days")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+    infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")
+    infra.set_defaults(handler=_init_infra)
     return parser
 
 

@@ -1,0 +1,154 @@
+"""``smartmeter run``: the whole pipeline headless, through the real Dagster APIs, then one JSON line.
+
+It uses the persistent instance under ``<home>/dagster_home`` (so a later ``make up`` shows the
+history): sources, every day published, the stream run until it has caught up (Spark's
+``availableNow``), the lake observed, every check run. The exit code is non-zero if any check
+failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dagster import DagsterInstance, Definitions
+from tqdm import tqdm
+
+from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
+from smartmeter_assets.definitions import build_definitions
+from smartmeter_assets.defs.lake.assets import observation_events
+from smartmeter_assets.defs.stream.job import STREAM_JOB
+from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
+from smartmeter_assets.embedded import prepare_dagster_home, spark_environment
+from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state
+from smartmeter_assets.kafka.publish import published_days
+from smartmeter_assets.kafka.topic import ensure_topic
+from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.sources.staging import staged_days
+
+log = logging.getLogger(__name__)
+
+
+class PipelineRunError(RuntimeError):
+    """A step of the headless run failed (its Dagster run failed)."""
+
+
+@dataclass
+class Summary:
+    published: int = 0
+    raw: int = 0
+    rejected: int = 0
+    anomalies: int = 0
+    aggregated_windows: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+    days: int = 0
+    seconds: float = 0.0
+    readings_per_second: float = 0.0
+
+    def line(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=False)
+
+
+def _checks_of(result: object, summary: Summary) -> None:
+    for evaluation in result.get_asset_check_evaluations():  # type: ignore[attr-defined]
+        if evaluation.passed:
+            summary.checks_passed += 1
+        else:
+            summary.checks_failed += 1
+            summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+
+
+def run_pipeline(
+    settings: Settings, days: int | None = None, progress: bool = True, extra_steps: list[Callable] | None = None
+) -> Summary:
+    """Sources -> days published -> stream (available-now) -> lake observed -> every check."""
+    started = time.perf_counter()
+    home = prepare_dagster_home(settings)
+    os.environ.update({**spark_environment(), "DAGSTER_HOME": str(home)})
+    summary = Summary()
+    defs: Definitions = build_definitions(settings)
+    global_job = defs.resolve_implicit_global_asset_job_def()
+    all_checks = {key for key in defs.resolve_asset_graph().asset_check_keys}
+    source_checks = {key for key in all_checks if key.asset_key in SOURCE_KEYS}
+    lake = Lake.from_settings(settings)
+
+    owned_broker = None
+    if settings.kafka_is_embedded:
+        running = read_state(settings.home.resolve())
+        if running is None or not running.alive():
+            owned_broker = EmbeddedBroker(home=settings.home.resolve())
+            owned_broker.start()
+    try:
+        from smartmeter_assets.kafka.broker import resolve_bootstrap
+
+        bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home.resolve())
+        ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+        with DagsterInstance.get() as instance:
+            bar = tqdm(total=4, unit="step", disable=not progress, desc="sources")
+            result = global_job.get_subset(
+                asset_selection=set(SOURCE_KEYS), asset_check_selection=source_checks
+            ).execute_in_process(instance=instance, raise_on_error=False)
+            if not result.success:
+                raise PipelineRunError("materializing the sources failed: see the run in the Dagster UI")
+            _checks_of(result, summary)
+            bar.update(1)
+
+            to_publish = staged_days(lake)[: days if days else None]
+            summary.days = len(to_publish)
+            bar.total = 3 + len(to_publish) + 1
+            publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=set())
+            for day in to_publish:
+                bar.set_description(f"publish {day}")
+                published = publish_job.execute_in_process(
+                    instance=instance, partition_key=day.isoformat(), raise_on_error=False
+                )
+                if not published.success:
+                    raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
+                bar.update(1)
+
+            bar.set_description("stream (available-now)")
+            streamed = defs.resolve_job_def(STREAM_JOB).execute_in_process(
+                instance=instance,
+                run_config={"ops": {"run_stream": {"config": {"available_now": True}}}},
+                raise_on_error=False,
+            )
+            if not streamed.success:
+                raise PipelineRunError("the stream run failed: see its logs in the Dagster UI")
+            bar.update(1)
+
+            bar.set_description("observe the lake")
+            for event in observation_events(lake):
+                instance.report_runless_asset_event(event)
+            bar.update(1)
+
+            bar.set_description("checks")
+            lake_checks = all_checks - source_checks
+            checked = global_job.get_subset(
+                asset_selection=set(), asset_check_selection=lake_checks
+            ).execute_in_process(instance=instance, raise_on_error=False)
+            _checks_of(checked, summary)
+            for step in extra_steps or []:
+                step(instance, summary)
+            bar.update(1)
+            bar.close()
+    finally:
+        if owned_broker is not None:
+            owned_broker.stop()
+
+    publishes = published_days(lake)  # the latest publish of every day the lake was fed
+    summary.published = int(publishes["records"].sum()) if not publishes.empty else 0
+    summary.raw = observe_table(lake, RAW).rows
+    summary.rejected = observe_table(lake, REJECTED).rows
+    summary.anomalies = observe_table(lake, ANOMALIES).rows
+    summary.aggregated_windows = observe_table(lake, AGGREGATED).rows
+    summary.seconds = round(time.perf_counter() - started, 2)
+    summary.readings_per_second = round(summary.published / summary.seconds, 1) if summary.seconds else 0.0
+    return summary
