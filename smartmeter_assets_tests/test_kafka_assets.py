@@ -42,21 +42,22 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-def resources(settings: Settings) -> dict[str, object]:
+def resources(settings: Settings, producer_processes: int = 0) -> dict[str, object]:
+    kafka = KafkaResource.from_settings(settings, producer_processes=producer_processes)
     return {
         "io_manager": LakeParquetIOManager(url=settings.lake_root),
         "lake": LakeResource.from_settings(settings),
         "sources": SourceFilesResource.from_settings(settings),
-        "kafka": KafkaResource.from_settings(settings),
+        "kafka": kafka,
     }
 
 
-def publish_day(settings: Settings, instance: DagsterInstance, day: str = DAY):
+def publish_day(settings: Settings, instance: DagsterInstance, day: str = DAY, producer_processes: int = 0):
     return materialize(
         [*SOURCE_ASSETS, *KAFKA_ASSETS],
         selection=[a.key for a in KAFKA_ASSETS],
         partition_key=day,
-        resources=resources(settings),
+        resources=resources(settings, producer_processes),
         instance=instance,
         raise_on_error=False,
     )
@@ -71,6 +72,11 @@ def read_topic(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, i
         return [(r.partition, r.offset, r.key, r.value) for r in consumer]
     finally:
         consumer.close()
+
+
+def again_meta(instance: DagsterInstance):
+    event = instance.get_latest_materialization_event(AssetKey("smart_meter_topic"))
+    return event.asset_materialization.metadata  # type: ignore[union-attr]
 
 
 def failure_message(result) -> str:
@@ -140,8 +146,9 @@ def test_a_day_is_enriched_published_and_recorded(staged: Settings, kafka_broker
         assert published["run_id"].unique().tolist() == [first.run_id]
         assert published["records"].sum() == day_readings
 
-        # a backfill of the same day: published again, recorded as the latest publish
-        again = publish_day(settings, instance)
+        # a backfill of the same day, this time from two forked producer processes:
+        # published again, recorded as the latest publish
+        again = publish_day(settings, instance, producer_processes=2)
         assert again.success
         latest = published_days(lake).set_index("partition")
         assert latest["run_id"].unique().tolist() == [again.run_id]
@@ -149,6 +156,7 @@ def test_a_day_is_enriched_published_and_recorded(staged: Settings, kafka_broker
             row = latest.loc[int(name.removeprefix("p"))]
             if part["records"]:
                 assert row["first_offset"] == part["last"] + 1  # after the first copy
+        assert again_meta(instance)["producer_processes"].value == 2
         assert len(read_topic(kafka_broker.bootstrap, topic, 6)) == 2 * day_readings
 
 

@@ -28,7 +28,7 @@ class KafkaResource(ConfigurableResource):
     producer_processes: int = Field(default=0, ge=0, description="0: one per core for big days")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KafkaResource:
+    def from_settings(cls, settings: Settings, producer_processes: int = 0) -> KafkaResource:
         return cls(
             bootstrap=settings.kafka_bootstrap,
             topic=settings.kafka_topic,
@@ -37,6 +37,7 @@ class KafkaResource(ConfigurableResource):
             compression=settings.kafka_compression,
             home=str(settings.home.resolve()),  # a run worker may start in another folder
             publish_speedup=settings.publish_speedup,
+            producer_processes=producer_processes,
         )
 
     def bootstrap_servers(self) -> str:
