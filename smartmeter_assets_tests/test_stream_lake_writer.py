@@ -1,0 +1,192 @@
+"""Micro-batches into the Delta lake: exactly once per batch, each reading once, aggregates right.
+
+Batches are made by the real transforms on a local Spark session, then written by the real
+writer to a local folder and to S3 (moto's HTTP server).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from pyspark.sql import SparkSession
+
+from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED, TIMESTAMP_FORMAT
+from smartmeter_assets.lake.delta import open_table, read_table
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream import lake_writer as lake_writer_module
+from smartmeter_assets.stream.lake_writer import LakeWriter, committed_version
+from smartmeter_assets.stream.reconcile import aggregate_differences, aggregates_from_raw, reconcile_aggregates
+from smartmeter_assets.stream.transforms import KAFKA_SCHEMA, anomaly_thresholds, classify
+from smartmeter_assets.stream.window import WindowSpec
+
+pytestmark = pytest.mark.spark
+QUERY = "test_query"
+SETTINGS = Settings()
+WINDOWS = WindowSpec.from_settings(SETTINGS)
+
+
+def reading(meter: int, at: datetime, energy: float) -> dict[str, Any]:
+    return {
+        "meter_id": f"MAC{meter:06d}",
+        "timestamp": at.strftime(TIMESTAMP_FORMAT),
+        "energy_kwh": energy,
+        "tariff_type": "Std" if meter % 2 else "ToU",
+        "acorn_group": "ACORN-A",
+        "acorn_category": "Affluent" if meter % 3 else None,
+        "temperature": None if meter % 5 == 0 else 3.0 + meter,
+        "humidity": 0.8,
+        "wind_speed": 3.0,
+        "cloud_cover": None,
+        "weather_summary": "Clear",
+        "precip_intensity": None,
+        "pressure": None,
+        "ingestion_time": "2026-01-05T12:00:00.000Z",
+    }
+
+
+def day_of_readings(day: datetime, meters: int = 4) -> list[dict[str, Any]]:
+    return [
+        reading(m, day + timedelta(minutes=30 * h), round(0.01 * ((m + h) % 40), 3))
+        for h in range(48)
+        for m in range(1, meters + 1)
+    ]
+
+
+def batch(spark: SparkSession, values: list[Any], first_offset: int) -> pa.Table:
+    rows = []
+    for i, value in enumerate(values):
+        encoded = value if isinstance(value, str) else json.dumps(value)
+        rows.append((b"k", encoded.encode(), "t", i % 3, first_offset + i, datetime(2026, 1, 5), 0))
+    return classify(spark.createDataFrame(rows, KAFKA_SCHEMA), anomaly_thresholds(SETTINGS)).toArrow()
+
+
+def count(lake: Lake, table: Any) -> int:
+    return read_table(lake, table).num_rows
+
+
+def test_batches_land_once_and_replays_are_skipped(spark: SparkSession, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = LakeWriter(lake, QUERY, WINDOWS)
+    day = datetime(2013, 1, 5)
+    first = batch(spark, [*day_of_readings(day), "{poison", reading(1, day, 3.0)], 0)  # + a dup key
+    result = writer.write_batch(first, 0)
+    assert (result.raw_rows_written, result.rejected_rows, result.duplicate_rows) == (192, 1, 1)
+    assert result.late_rows_dropped == 0 and result.anomaly_rows == 0
+    versions = {t.name: open_table(lake, t).version() for t in (RAW, REJECTED, AGGREGATED)}
+
+    replay = writer.write_batch(first, 0)  # a crash after the commits: Spark runs batch 0 again
+    assert replay.raw_rows_written == 0 and set(replay.replayed_tables) == {
+        "raw",
+        "rejected",
+        "anomalies",
+        "aggregated",
+    }
+    assert {t.name: open_table(lake, t).version() for t in (RAW, REJECTED, AGGREGATED)} == versions
+
+    # the same day re-published, plus the next day with a spike: only the new day is new
+    second = batch(
+        spark,
+        [
+            *day_of_readings(day),
+            *day_of_readings(day + timedelta(days=1)),
+            reading(9, day + timedelta(days=1, hours=3), 2.5),
+        ],
+        1000,
+    )
+    result = writer.write_batch(second, 1)
+    assert (result.raw_rows_written, result.duplicate_rows) == (193, 192)
+    assert result.anomaly_rows == 1
+    raw = read_table(lake, RAW)
+    assert raw.num_rows == 192 * 2 + 1
+    keys = set(zip(raw["meter_id"].to_pylist(), raw["timestamp"].to_pylist(), strict=True))
+    assert len(keys) == raw.num_rows
+    assert count(lake, REJECTED) == 1
+    assert read_table(lake, ANOMALIES)["anomaly_reasons"].to_pylist() == [["extreme_consumption", "night_consumption"]]
+    assert committed_version(lake, RAW, QUERY) == 1
+    assert reconcile_aggregates(lake, WINDOWS) == []
+    assert count(lake, AGGREGATED) > 0
+
+
+def test_a_crash_between_tables_is_completed_by_the_replay(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    writer = LakeWriter(lake, QUERY, WINDOWS)
+    day = datetime(2013, 3, 9)
+    writer.write_batch(batch(spark, day_of_readings(day), 0), 0)
+    spiky = [*day_of_readings(day + timedelta(days=1)), reading(7, day + timedelta(days=1, hours=12), 4.0), "oops"]
+    second = batch(spark, spiky, 500)
+
+    real_commit = LakeWriter._commit
+
+    def crash_on_raw(self: LakeWriter, table: Any, *args: Any, **kwargs: Any) -> None:
+        if table is RAW:
+            raise RuntimeError("killed before raw/ committed")
+        real_commit(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(LakeWriter, "_commit", crash_on_raw)
+    with pytest.raises(RuntimeError):
+        writer.write_batch(second, 1)
+    assert count(lake, RAW) == 192 and count(lake, REJECTED) == 1 and count(lake, ANOMALIES) == 1
+    monkeypatch.setattr(LakeWriter, "_commit", real_commit)
+
+    result = LakeWriter(lake, QUERY, WINDOWS).write_batch(second, 1)  # the restarted job
+    assert sorted(result.replayed_tables) == ["aggregated", "anomalies", "rejected"]
+    assert result.raw_rows_written == 193
+    assert (count(lake, RAW), count(lake, REJECTED), count(lake, ANOMALIES)) == (385, 1, 1)
+    assert reconcile_aggregates(lake, WINDOWS) == []
+
+
+def test_late_readings_are_counted_and_kept_out_of_closed_windows(spark: SparkSession, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    windows = WindowSpec(timedelta(minutes=30), timedelta(minutes=30), timedelta(hours=2))
+    writer = LakeWriter(lake, QUERY, windows)
+    day = datetime(2013, 6, 1)
+    writer.write_batch(batch(spark, day_of_readings(day), 0), 0)  # newest 23:30 -> watermark 21:30
+    late = [reading(99, day + timedelta(hours=20), 0.4), reading(99, day + timedelta(hours=22), 0.4)]
+    result = writer.write_batch(batch(spark, late, 500), 1)
+    assert (result.late_rows_dropped, result.raw_rows_written) == (1, 2)  # in raw/, not in the aggregates
+    aggregated = read_table(lake, AGGREGATED)
+    meters_at_20 = [r for r in aggregated.to_pylist() if r["window_start"] == day + timedelta(hours=20)]
+    assert sum(r["reading_count"] for r in meters_at_20) == 4
+    assert reconcile_aggregates(lake, windows) != []  # raw/ holds the late reading ...
+    raw = read_table(lake, RAW)
+    late_one = (pc.field("meter_id") == "MAC000099") & (
+        pc.field("timestamp") == pa.scalar(day + timedelta(hours=20), pa.timestamp("us"))
+    )
+    on_time = raw.filter(~late_one)
+    assert on_time.num_rows == raw.num_rows - 1  # ... and the aggregates are exactly the rest
+    assert aggregate_differences(aggregates_from_raw(on_time, windows), read_table(lake, AGGREGATED)) == []
+
+
+def test_sliding_windows_match_the_batch_recomputation(spark: SparkSession, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    windows = WindowSpec(timedelta(minutes=60), timedelta(minutes=30), timedelta(hours=6))
+    writer = LakeWriter(lake, QUERY, windows)
+    day = datetime(2013, 6, 1)
+    readings = day_of_readings(day, meters=3) + day_of_readings(day + timedelta(days=1), meters=3)
+    for batch_id, start in enumerate(range(0, len(readings), 100)):
+        writer.write_batch(batch(spark, readings[start : start + 100], start), batch_id)
+    assert count(lake, RAW) == len(readings)
+    assert reconcile_aggregates(lake, windows) == []
+    assert sum(read_table(lake, AGGREGATED)["reading_count"].to_pylist()) == 2 * len(readings)
+
+
+def test_the_same_writer_writes_to_s3(spark: SparkSession, s3_lake_url: str) -> None:
+    lake = Lake(s3_lake_url)
+    writer = LakeWriter(lake, QUERY, WINDOWS)
+    day = datetime(2013, 1, 5)
+    first = batch(spark, [*day_of_readings(day), "not json"], 0)
+    writer.write_batch(first, 0)
+    writer.write_batch(first, 0)
+    assert (count(lake, RAW), count(lake, REJECTED)) == (192, 1)
+    assert committed_version(lake, REJECTED, QUERY) == 0
+    assert reconcile_aggregates(lake, WINDOWS) == []
+    assert lake_writer_module.newest_event_time(lake, RAW) == day + timedelta(hours=23, minutes=30)
