@@ -177,7 +177,21 @@ def confluent_publish(enriched: pd.DataFrame, bootstrap: str, topic: str) -> int
     return delivered
 
 
-def run(readings: int, skip_naive: bool = False) -> dict[str, object]:
+def profile_one_producer(enriched: pd.DataFrame, bootstrap: str, top: int = 12) -> None:
+    """Where one producer process spends its time (cProfile inflates the absolute figures)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    topic = fresh_topic(bootstrap, "profile")
+    profiler.enable()
+    publish_readings(enriched, bootstrap, topic, PARTITIONS, ProducerTuning(), processes=1)
+    profiler.disable()
+    print(f"\nprofile of one producer process, {len(enriched):,} readings (top {top} by own time):")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
+def run(readings: int, skip_naive: bool = False, profile: bool = False) -> dict[str, object]:
     staged, households, hourly, daily = staged_inputs(readings)
     stages: list[Stage] = []
 
@@ -210,6 +224,8 @@ def run(readings: int, skip_naive: bool = False) -> dict[str, object]:
             delivered, seconds = timed(lambda: naive_publish(enriched, bootstrap, fresh_topic(bootstrap, "naive")))
             naive = Stage("naive: json.dumps + send per row", int(delivered), seconds)  # type: ignore[call-overload]
             stages.append(naive)
+        if profile:
+            profile_one_producer(enriched, bootstrap)
 
     width = max(len(s.name) for s in stages)
     print(f"\npublish benchmark: {readings:,} readings, {PARTITIONS} partitions, {os.cpu_count()} cores")
@@ -236,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=270_000, help="readings to publish (default: a day)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow row-by-row baseline")
+    parser.add_argument("--profile", action="store_true", help="profile one producer process")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
-    results = run(args.readings, args.skip_naive)
+    results = run(args.readings, args.skip_naive, args.profile)
     if args.json:
         print(json.dumps(results))
     return 0

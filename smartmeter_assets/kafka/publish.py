@@ -281,30 +281,36 @@ def _produce_in_processes(
     """One forked producer per share. Fork, not spawn: the child inherits the Arrow table and
     the imported modules instead of re-importing for a second; it touches nothing but Kafka."""
     context = multiprocessing.get_context("fork")
-    running = []
-    for share in shares:
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_produce_in_child,
-            args=(send, bootstrap, topic, tuning, share, speedup),
-            name="smartmeter-producer",
-            daemon=True,
-        )
-        process.start()
-        send.close()
-        running.append((process, receive, share.num_rows))
-    results = []
-    for process, receive, rows in running:
-        try:
-            result = receive.recv()
-        except EOFError:  # the producer died without a word (killed, out of memory)
-            result = _ShareResult({}, rows, ["a producer process died before reporting"])
-        process.join()
-        if process.exitcode not in (0, None) and not result.errors:
-            result.errors.append(f"producer process exited with code {process.exitcode}")
-        receive.close()
-        results.append(result)
-    return results
+    running: list[tuple[multiprocessing.process.BaseProcess, Connection, int]] = []
+    try:
+        for share in shares:
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_produce_in_child,
+                args=(send, bootstrap, topic, tuning, share, speedup),
+                name="smartmeter-producer",
+                daemon=True,
+            )
+            process.start()
+            send.close()
+            running.append((process, receive, share.num_rows))
+        results = []
+        for process, receive, rows in running:
+            try:
+                result = receive.recv()
+            except EOFError:  # the producer died without a word (killed, out of memory)
+                result = _ShareResult({}, rows, ["a producer process died before reporting"])
+            process.join()
+            if process.exitcode not in (0, None) and not result.errors:
+                result.errors.append(f"producer process exited with code {process.exitcode}")
+            results.append(result)
+        return results
+    finally:  # interrupted (Ctrl-C, run terminated): no producer outlives the publish
+        for process, receive, _ in running:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+            receive.close()
 
 
 def publish_readings(
