@@ -81,7 +81,7 @@ def anomaly_summary(connection: duckdb.DuckDBPyConnection) -> AnomalySummary:
         ORDER BY anomalous_days DESC, anomalous_readings DESC, meter_id
         """
     ).df()
-    (flagged_readings,) = connection.execute(f"SELECT count(*) FROM {ANOMALIES.name}").fetchone()  # type: ignore[misc]
+    ((flagged_readings,),) = connection.execute(f"SELECT count(*) FROM {ANOMALIES.name}").fetchall()
     connection.execute("DROP TABLE flag_rows")
     return AnomalySummary(by_meter_reason_day, by_reason, by_meter, int(flagged_readings))
 

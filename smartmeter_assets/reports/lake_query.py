@@ -53,7 +53,7 @@ def arrow_connection(tables: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:
 
 def require_rows(connection: duckdb.DuckDBPyConnection, table: LakeTable, where: str = "lake") -> int:
     """The table's row count, or :class:`NoLakeDataError` saying what to do when it is empty."""
-    (count,) = connection.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()  # type: ignore[misc]
+    ((count,),) = connection.execute(f'SELECT count(*) FROM "{table.name}"').fetchall()
     if count == 0:
         raise NoLakeDataError(
             f"the {where} table {table.name}/ has no rows yet: nothing to report. Let the stream land "

@@ -97,10 +97,22 @@ def _sustained(target: pd.DataFrame, high: pd.Series) -> pd.Series:
 
 def detect_day(readings: pd.DataFrame, day: date) -> pd.DataFrame:
     """Anomalous readings of ``day``; ``readings`` (meter_id, timestamp, energy_kwh) cover :func:`window_of`."""
+    return detect_days(readings, [day])
+
+
+def detect_days(readings: pd.DataFrame, days: list[date]) -> pd.DataFrame:
+    """Anomalous readings of each day in ``days``, each day judged against its own window only."""
     if readings.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in DETECTION_COLUMNS})
     frame = _calendar(readings.reset_index(drop=True))
-    frame["run"] = _flat_runs(frame)
+    frame["run"] = _flat_runs(frame)  # runs are measured across day boundaries, once
+    found = [_detect(frame, day) for day in days]
+    return pd.concat(found, ignore_index=True)
+
+
+def _detect(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    first, last = window_of(day)
+    frame = frame[(frame["day"] >= first) & (frame["day"] <= last)]
     history = frame[frame["day"] != day]
     profile = history.groupby(["meter_id", "slot", "weekend"])["energy_kwh"].median().rename("expected_kwh")
     history = history.join(profile, on=["meter_id", "slot", "weekend"])

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -75,3 +76,24 @@ def read_summary(lake: Lake, name: str) -> dict[str, Any] | None:
         return None
     with filesystem.open_input_stream(path) as stream:
         return json.loads(stream.read().decode())
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 20, digits: int = 4) -> str:
+    """A preview of a report table for the Dagster UI (first rows; the full table is in the asset)."""
+    shown = frame.head(max_rows)
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else f"{value:.{digits}g}"
+        if isinstance(value, list | tuple):
+            return ", ".join(map(str, value))
+        return str(value)
+
+    lines = [
+        "| " + " | ".join(map(str, shown.columns)) + " |",
+        "|" + "---|" * len(shown.columns),
+        *("| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(index=False)),
+    ]
+    if len(frame) > max_rows:
+        lines.append(f"\n_{len(frame) - max_rows} more rows_")
+    return "\n".join(lines)

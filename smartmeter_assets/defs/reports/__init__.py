@@ -1,0 +1,1 @@
+"""What the utility learns from the lake: report assets, anomaly quality, the demand forecast."""
