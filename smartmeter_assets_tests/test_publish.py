@@ -185,6 +185,19 @@ def test_a_published_day_reads_back_as_the_enriched_frame(kafka_bootstrap: str, 
     assert all(s == sorted(s) and len(s) == 48 for s in stamps.values())
 
 
+def test_a_paced_replay_delivers_every_reading(kafka_bootstrap: str) -> None:
+    topic = unique_topic("paced")
+    ensure_topic(kafka_bootstrap, topic, partitions=6)
+    day = enriched_day(meters=3).head(9)  # three half-hour stamps; at 3600x, 0.5 s apart
+
+    report = publish_readings(day, kafka_bootstrap, topic, partitions=6, speedup=3600)
+
+    records = consume_by_assignment(kafka_bootstrap, topic, 6)
+    assert report.records == len(records) == 9
+    sent = {(json.loads(v)["meter_id"], json.loads(v)["timestamp"]) for _, _, _, v in records}
+    assert sent == set(zip(day["meter_id"], day["timestamp"], strict=True))
+
+
 def test_our_partition_is_the_one_kafka_pythons_default_partitioner_picks(kafka_bootstrap: str) -> None:
     topic = unique_topic("partitioner")
     ensure_topic(kafka_bootstrap, topic, partitions=6)
