@@ -25,8 +25,10 @@ from smartmeter_assets.kafka.message import (
     partition_for_key,
 )
 from smartmeter_assets.kafka.publish import (
+    PartitionReport,
     ProducerTuning,
     PublishError,
+    PublishReport,
     paced_chunks,
     publish_readings,
     publish_records,
@@ -255,3 +257,23 @@ def test_the_latest_publish_of_each_day_is_what_published_days_returns(tmp_path:
         if part.records:
             before = next(p for p in first.partitions if p.partition == part.partition)
             assert row["first_offset"] == before.last_offset + 1
+
+
+def test_publish_records_live_in_an_s3_lake_too(s3_lake_url: str) -> None:
+    lake = Lake(s3_lake_url)
+    report = PublishReport(
+        topic="smart-meter-topic",
+        records=3,
+        bytes=900,
+        seconds=0.1,
+        processes=1,
+        partitions=[PartitionReport(0, 2, 600, 10, 11), PartitionReport(1, 1, 300, 4, 4), PartitionReport(2)],
+    )
+    write_publish_records(lake, publish_records(report, date(2013, 1, 15), "run-s3"))
+
+    days = published_days(lake)
+    assert days["partition"].tolist() == [0, 1, 2]
+    assert days["records"].tolist() == [2, 1, 0]
+    assert days["first_offset"].tolist()[:2] == [10, 4] and days["last_offset"].tolist()[:2] == [11, 4]
+    assert days["first_offset"].isna().tolist() == [False, False, True]  # null, not NaN or 0
+    assert str(days["first_offset"].dtype) == "Int64"

@@ -422,11 +422,13 @@ def published_days(lake: Lake) -> pd.DataFrame:
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    # offsets as nullable integers: exact, and null (not NaN) where a partition got nothing
+    integers = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
     try:
         table = DeltaTable(lake.url(PUBLISHED_DIR), storage_options=lake.storage_options() or None)
     except TableNotFoundError:
-        return PUBLISHED_SCHEMA.empty_table().to_pandas()
-    frame = table.to_pyarrow_table().to_pandas()
+        return PUBLISHED_SCHEMA.empty_table().to_pandas(types_mapper=integers)
+    frame = table.to_pyarrow_table().to_pandas(types_mapper=integers)
     if frame.empty:
         return frame
     latest = frame.groupby("day")["published_at"].transform("max")
