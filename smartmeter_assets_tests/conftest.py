@@ -15,5 +15,6 @@ SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 pytest_plugins = [
     "smartmeter_assets_tests.fixtures.broker",
     "smartmeter_assets_tests.fixtures.s3",
+    "smartmeter_assets_tests.fixtures.report_lake",
     "smartmeter_assets_tests.fixtures.spark",
 ]
