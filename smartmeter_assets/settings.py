@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     spark_trigger_seconds: float = Field(default=5.0, gt=0)
     spark_max_records_per_batch: int = Field(default=100_000, ge=1)
     stream_query_name: str = "smart_meter_stream"
+    stream_checkpoint_url: str = Field(
+        default="",
+        description="Spark checkpoint folder of the stream. Empty means <lake>/checkpoints/<query "
+        "name>; set it to a local folder when the lake is on S3 and Spark has no s3a:// (embedded).",
+    )
     window_minutes: int = Field(default=30, ge=1)
     window_slide_minutes: int = Field(default=30, ge=1)
     watermark_minutes: int = Field(

@@ -1,0 +1,85 @@
+"""``python -m smartmeter_assets.stream [--available-now]``: the stream job as a process.
+
+Settings come from ``SMARTMETER_*`` variables (the Dagster side passes ``Settings.to_env()``).
+Under Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` set) every micro-batch is logged and sent as a
+custom message (the batch dict of :mod:`smartmeter_assets.stream.progress`); an available-now run
+ends with ``{"totals": {...}}``. Any failure exits non-zero: never a silent success.
+
+Also a file ``spark-submit`` can run: it only uses absolute imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.job import run_stream
+from smartmeter_assets.stream.progress import describe
+
+PIPES_CONTEXT_VARIABLE = "DAGSTER_PIPES_CONTEXT"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m smartmeter_assets.stream", description=__doc__)
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process everything published so far, then stop (Spark's availableNow trigger)",
+    )
+    parser.add_argument("--checkpoint", help="checkpoint location (default: from settings)")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _pipes() -> Iterator[Any]:
+    """Dagster Pipes when launched by Dagster, else nothing."""
+    if not os.environ.get(PIPES_CONTEXT_VARIABLE):
+        yield None
+        return
+    from dagster_pipes import open_dagster_pipes
+
+    with open_dagster_pipes() as pipes:
+        yield pipes
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    log = logging.getLogger("smartmeter_assets.stream")
+    try:
+        with _pipes() as pipes:
+
+            def on_batch(figures: dict[str, Any]) -> None:
+                if pipes is not None:
+                    pipes.log.info(describe(figures))
+                    pipes.report_custom_message(figures)
+
+            result = run_stream(
+                Settings(),
+                available_now=arguments.available_now,
+                on_batch=on_batch,
+                checkpoint=arguments.checkpoint,
+            )
+            log.info("stream finished: %s", result)
+            if pipes is not None and arguments.available_now:
+                pipes.log.info(f"stream caught up: {result}")
+                pipes.report_custom_message({"totals": result})
+    except KeyboardInterrupt:
+        log.warning("stream interrupted")
+        return 130
+    except Exception:
+        log.exception("stream failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
