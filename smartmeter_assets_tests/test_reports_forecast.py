@@ -1,0 +1,86 @@
+"""The day-ahead forecast: its error measures, its inputs from the lake, and a backtest it must win."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports import forecast
+from smartmeter_assets.reports.lake_query import lake_connection
+from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+
+
+def test_mape_skips_zero_demand_and_bias_is_relative_to_demand() -> None:
+    actual = pd.Series([1.0, 2.0, 0.0, 4.0])
+    predicted = pd.Series([1.5, 2.0, 5.0, 3.0])
+    mape, bias = forecast.error_metrics(actual, predicted)
+    assert mape == pytest.approx((0.5 + 0.0 + 0.25) / 3)
+    assert bias == pytest.approx((0.5 + 0.0 - 1.0) / 7.0)
+
+
+def test_segment_series_is_per_reporting_meter_and_on_grid_only(report_lake: Lake) -> None:
+    write_readings(
+        report_lake,
+        [
+            reading("A1", "2013-01-07 00:00:00", 0.2, temperature=4.0),
+            reading("A2", "2013-01-07 00:00:00", 0.4, temperature=4.0),
+            reading("A1", "2013-01-07 12:37:27", 9.9),  # an off-grid stamp is no half-hour of demand
+        ],
+    )
+    series = forecast.segment_series(lake_connection(report_lake))
+    assert series[["acorn_category", "timestamp", "total_kwh", "meters"]].values.tolist() == [
+        ["Affluent", pd.Timestamp("2013-01-07 00:00:00"), pytest.approx(0.6), 2]
+    ]
+    assert series["kwh_per_meter"].tolist() == [pytest.approx(0.3)]
+
+
+def synthetic_series(days: int) -> pd.DataFrame:
+    """Two segments whose load follows the half-hour and the day's temperature, which jumps around."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for d in range(days):
+        temperature = float(rng.uniform(-2, 14))  # a cold snap does not repeat a week later
+        for slot in range(48):
+            when = datetime(2013, 1, 7) + timedelta(days=d, minutes=30 * slot)
+            shape = 0.15 + (0.35 if 34 <= slot < 42 else 0.0) + (0.1 if 14 <= slot < 18 else 0.0)
+            for category, size in (("Affluent", 1.4), ("Adversity", 0.8)):
+                per_meter = size * (shape + 0.02 * (15 - temperature)) * (1 + rng.normal(0, 0.02))
+                rows.append(
+                    {
+                        "acorn_category": category, "timestamp": pd.Timestamp(when), "total_kwh": per_meter * 10,
+                        "meters": 10, "kwh_per_meter": per_meter, "temperature": temperature,
+                        "humidity": 0.8, "wind_speed": 3.0,
+                    }
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_backtest_beats_seasonal_naive_when_weather_drives_demand() -> None:
+    series = synthetic_series(35)
+    result = forecast.backtest(series, holdout_days=7, refit_every_days=7)
+    assert result.holdout == (date(2013, 2, 4), date(2013, 2, 10))  # the last 7 of 35 days from 7 Jan
+    assert len(result.predictions) == 7 * 48 * 2
+    # the baseline is the same half-hour one week earlier, read straight off the input
+    first = result.predictions.iloc[0]
+    week_before = series[
+        (series["acorn_category"] == first["acorn_category"])
+        & (series["timestamp"] == first["timestamp"] - pd.Timedelta(days=7))
+    ]
+    assert first["naive"] == pytest.approx(week_before["kwh_per_meter"].item())
+    overall = result.metrics.set_index("acorn_category").loc["overall"]
+    assert overall["mape"] < 0.5 * overall["naive_mape"]
+    assert abs(overall["bias"]) < 0.05
+    summary = result.summary()
+    assert summary["mape_reduction"] == pytest.approx(1 - overall["mape"] / overall["naive_mape"], abs=1e-4)
+    assert set(summary["per_category"]) == {"Affluent", "Adversity"}
+    assert not any(math.isnan(v) for v in result.predictions["forecast"])
+
+
+def test_backtest_refuses_too_short_a_history() -> None:
+    with pytest.raises(forecast.NotEnoughHistoryError, match="holds 20 days"):
+        forecast.backtest(synthetic_series(20), holdout_days=7)
