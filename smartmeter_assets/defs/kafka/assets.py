@@ -33,6 +33,9 @@ GROUP = "kafka"
 #: backfill's days in order on the topic, which the stream's watermark prefers).
 PUBLISH_POOL = "kafka_publish"
 
+# No backfill policy (the parameter is beta in 1.13): Dagster's default launches one run per
+# day, which is what we want; each day's publish has its own run id, publish record and failure.
+
 MESSAGE_SCHEMA = TableSchema(
     columns=[
         TableColumn(f.name, f.type.value, description=f"{f.source}{'' if f.nullable else ' (never null)'}")
