@@ -1,0 +1,170 @@
+"""The report assets through Dagster's own APIs, on a local lake and on S3 (moto), and the CLI."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from smartmeter_assets.contracts import GROUND_TRUTH_FILE, REPORTS_DIR
+from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
+from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports.cli import print_report
+from smartmeter_assets.settings import Settings
+from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+
+FIRST = datetime(2013, 1, 7)
+DAYS = 56  # a 31-day backtest needs 21 days before it
+SPIKE_AT = datetime(2013, 2, 20, 12)  # a Wednesday noon: only the extreme rule and the profile see it
+FLAT_FROM = datetime(2013, 2, 12, 8)  # 0.05 kWh for 10 hours: no rule sees it
+METERS = {
+    "A1": {"acorn_category": "Affluent", "acorn_group": "ACORN-A", "tariff_type": "Std"},
+    "A2": {"acorn_category": "Affluent", "acorn_group": "ACORN-C", "tariff_type": "ToU"},
+    "D1": {"acorn_category": "Adversity", "acorn_group": "ACORN-Q", "tariff_type": "Std"},
+}
+
+
+def usual(meter_index: int, when: datetime, temperature: float) -> float:
+    evening = 0.4 if 17 <= when.hour < 21 else 0.0
+    base = 0.1 if when.hour < 6 else 0.25
+    heating = 0.01 * max(0.0, 12 - temperature)
+    wobble = 0.01 * ((when.day * 5 + when.hour + meter_index) % 4)
+    return round((base + evening + heating + wobble) * (1 + 0.3 * meter_index), 3)
+
+
+def build_lake(lake: Lake) -> None:
+    rows = []
+    for step in range(DAYS * 48):
+        when = FIRST + timedelta(minutes=30 * step)
+        temperature = 2.0 + (step // 48 * 7) % 11  # changes daily, not weekly
+        for index, (meter, household) in enumerate(METERS.items()):
+            kwh = usual(index, when, temperature)
+            if meter == "A1" and when == SPIKE_AT:
+                kwh = 4.0
+            if meter == "D1" and FLAT_FROM <= when < FLAT_FROM + timedelta(hours=10):
+                kwh = 0.05
+            rows.append(reading(meter, when, kwh, temperature=temperature, **household))
+    write_readings(lake, rows)
+
+
+def write_truth(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["meter_id,timestamp,kind", f"A1,{SPIKE_AT:%Y-%m-%d %H:%M:%S},meter_fault_spike"]
+    lines += [f"D1,{FLAT_FROM + timedelta(minutes=30 * k):%Y-%m-%d %H:%M:%S},flat_line" for k in range(20)]
+    (data_dir / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
+
+
+def resources(lake: Lake, data_dir: Path) -> dict:
+    return {"lake": LakeResource(url=lake.root), "sources": SourceFilesResource(data_dir=str(data_dir))}
+
+
+def materialize_reports(lake: Lake, data_dir: Path, instance: DagsterInstance) -> list:
+    """profile_anomalies over every day in one run (single-run backfill), then everything else."""
+    last = (FIRST + timedelta(days=DAYS - 1)).date().isoformat()
+    detector_run = materialize(
+        REPORT_ASSETS,
+        selection=["profile_anomalies"],
+        resources=resources(lake, data_dir),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": FIRST.date().isoformat(),
+            "dagster/asset_partition_range_end": last,
+        },
+    )
+    others = [a.key.to_user_string() for a in REPORT_ASSETS if a.key != AssetKey("profile_anomalies")]
+    reports_run = materialize(REPORT_ASSETS, selection=others, resources=resources(lake, data_dir), instance=instance)
+    return [detector_run, reports_run]
+
+
+def test_every_report_materializes_with_a_plot_and_scores_the_detectors(report_lake: Lake, tmp_path: Path) -> None:
+    build_lake(report_lake)
+    data_dir = tmp_path / "data"
+    write_truth(data_dir)
+    instance = DagsterInstance.ephemeral()
+    settings = Settings(lake_url=report_lake.root, data_dir=data_dir)
+    out = io.StringIO()
+    assert print_report(settings, out) == 1  # nothing materialized yet, and it says what to do
+    assert "not materialized yet: demand_by_segment" in out.getvalue()
+
+    detector_run, reports_run = materialize_reports(report_lake, data_dir, instance)
+    assert detector_run.success and reports_run.success
+    assert len(instance.get_materialized_partitions(AssetKey("profile_anomalies"))) == DAYS
+    events = {
+        e.asset_key.to_user_string(): e.materialization.metadata for e in reports_run.get_asset_materialization_events()
+    }
+    assert set(events) == {"demand_by_segment", "peak_demand", "weather_sensitivity", "anomaly_summary",
+                           "anomaly_quality", "demand_forecast"}  # fmt: skip
+    filesystem, _ = report_lake.filesystem()
+    for name, metadata in events.items():
+        assert metadata["plot"].value.startswith("![")
+        assert "data:image/png;base64," in metadata["plot"].value
+        with filesystem.open_input_stream(report_lake.path(REPORTS_DIR, f"{name}.png")) as stream:
+            assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    quality = events["anomaly_quality"]
+    # 1 spike + 20 flat half-hours injected: the rules catch only the spike (1 of 21 readings)
+    assert quality["rules_recall"].value == pytest.approx(1 / 21)
+    assert quality["rules_precision"].value == 1.0
+    assert quality["profile_recall"].value == 1.0
+    assert quality["profile_precision"].value == 1.0
+    checks = {c.check_name: c.passed for c in reports_run.get_asset_check_evaluations()}
+    assert set(checks) == {"profile_detector_meets_goal", "forecast_beats_seasonal_naive", "heating_slope_positive"}
+    assert checks["profile_detector_meets_goal"] and checks["heating_slope_positive"]
+
+    out = io.StringIO()
+    assert print_report(settings, out) == 0
+    printed = out.getvalue()
+    assert "profile detector: meter_fault_spike P 1.00 R 1.00" in printed
+    assert "MAPE" in printed and "seasonal-naive" in printed
+    assert f"plot: {report_lake.url(REPORTS_DIR, 'demand_forecast.png')}" in printed
+
+
+def test_a_report_fails_clearly_while_the_lake_has_no_readings(report_lake: Lake, tmp_path: Path) -> None:
+    result = materialize(
+        REPORT_ASSETS,
+        selection=["demand_by_segment"],
+        resources=resources(report_lake, tmp_path),
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "raw/ has no rows yet" in str(failure)
+
+
+def test_anomaly_quality_without_ground_truth_reports_not_scored(report_lake: Lake, tmp_path: Path) -> None:
+    write_readings(report_lake, [reading("A1", "2013-01-07 12:00:00", 0.3)])
+    result = materialize(
+        REPORT_ASSETS,
+        selection=["anomaly_quality"],
+        resources=resources(report_lake, tmp_path / "real-kaggle-files"),
+        instance=DagsterInstance.ephemeral(),
+    )
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["scored"].value is False
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+
+
+def test_reports_land_on_s3(s3_lake_url: str, tmp_path: Path) -> None:
+    lake = Lake(s3_lake_url)
+    write_readings(lake, [reading("A1", "2013-01-07 18:00:00", 0.9), reading("A1", "2013-01-07 08:00:00", 0.3)])
+    result = materialize(
+        REPORT_ASSETS,
+        selection=["demand_by_segment", "peak_demand"],
+        resources=resources(lake, tmp_path),
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    filesystem, _ = lake.filesystem()
+    with filesystem.open_input_stream(lake.path(REPORTS_DIR, "peak_demand.png")) as stream:
+        assert stream.read(4) == b"\x89PNG"
+    metadata = {
+        e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    assert metadata["demand_by_segment"]["total_kwh"].value == pytest.approx(1.2)
+    assert metadata["demand_by_segment"]["plot_path"].value == f"{s3_lake_url}/{REPORTS_DIR}/demand_by_segment.png"
