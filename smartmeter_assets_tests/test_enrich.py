@@ -114,13 +114,9 @@ def test_a_winter_reading_gets_its_household_its_hour_and_its_day() -> None:
 
 
 def test_an_unknown_household_keeps_its_readings_with_null_tariff_and_acorn() -> None:
-    readings = readings_frame(
-        [("MAC999999", "2012-12-01 10:00:00", 0.1), ("MAC999999", "2012-12-01 10:30:00", 0.2)]
-    )
+    readings = readings_frame([("MAC999999", "2012-12-01 10:00:00", 0.1), ("MAC999999", "2012-12-01 10:30:00", 0.2)])
     hourly = hourly_frame({"2012-12-01 10:00": (4.5, 0.81, 3.2, "Overcast", 1002.5)})
-    enriched, counts = enrich_readings(
-        readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.5})
-    )
+    enriched, counts = enrich_readings(readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.5}))
 
     assert len(enriched) == 2
     assert enriched[["tariff_type", "acorn_group", "acorn_category"]].isna().all().all()
@@ -130,13 +126,9 @@ def test_an_unknown_household_keeps_its_readings_with_null_tariff_and_acorn() ->
 
 
 def test_a_missing_weather_hour_keeps_the_reading_with_null_weather() -> None:
-    readings = readings_frame(
-        [("MAC000003", "2012-12-01 10:30:00", 0.3), ("MAC000003", "2012-12-01 11:00:00", 0.4)]
-    )
+    readings = readings_frame([("MAC000003", "2012-12-01 10:30:00", 0.3), ("MAC000003", "2012-12-01 11:00:00", 0.4)])
     hourly = hourly_frame({"2012-12-01 11:00": (6.0, 0.7, 2.0, "Clear", None)})  # 10:00 missing
-    enriched, counts = enrich_readings(
-        readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.5})
-    )
+    enriched, counts = enrich_readings(readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.5}))
 
     first, second = enriched.to_dict("records")
     assert first["timestamp"] == "2012-12-01 10:30:00"
@@ -151,9 +143,7 @@ def test_summer_daily_weather_is_matched_on_the_london_day_not_the_utc_day() -> 
     # In summer the daily file's local midnight is 23:00 UTC the previous day; the staged
     # frame already carries the London day. A reading at 23:30 GMT on 30 June is 00:30 BST
     # on 1 July, so it takes 1 July's cloud cover; one at 22:30 GMT stays on 30 June.
-    readings = readings_frame(
-        [("MAC000002", "2013-06-30 22:30:00", 0.2), ("MAC000002", "2013-06-30 23:30:00", 0.3)]
-    )
+    readings = readings_frame([("MAC000002", "2013-06-30 22:30:00", 0.2), ("MAC000002", "2013-06-30 23:30:00", 0.3)])
     hourly = hourly_frame(
         {
             "2013-06-30 22:00": (15.0, 0.6, 2.0, "Clear", 1015.0),
@@ -176,13 +166,9 @@ def test_a_winter_late_evening_reading_stays_on_its_gmt_day() -> None:
 
 
 def test_an_off_grid_stamp_is_kept_as_read_and_takes_its_hour() -> None:
-    readings = readings_frame(
-        [("MAC000003", "2012-12-01 12:37:27", 0.5), ("MAC000002", "2012-12-01 12:30:00", 0.1)]
-    )
+    readings = readings_frame([("MAC000003", "2012-12-01 12:37:27", 0.5), ("MAC000002", "2012-12-01 12:30:00", 0.1)])
     hourly = hourly_frame({"2012-12-01 12:00": (7.5, 0.6, 4.0, "Windy", 999.0)})
-    enriched, counts = enrich_readings(
-        readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.4})
-    )
+    enriched, counts = enrich_readings(readings, households_frame(), hourly, daily_frame({date(2012, 12, 1): 0.4}))
 
     # ordered by time, then meter: the publish order
     assert enriched["timestamp"].tolist() == ["2012-12-01 12:30:00", "2012-12-01 12:37:27"]
@@ -197,9 +183,7 @@ def test_no_weather_at_all_and_empty_days_are_not_errors() -> None:
     assert len(enriched) == 1 and enriched["energy_kwh"].tolist() == [0.0]
     assert counts.missing_hourly_weather_readings == 1 and counts.missing_daily_weather_readings == 1
 
-    empty, empty_counts = enrich_readings(
-        readings_frame([]), households_frame(), hourly_frame({}), daily_frame({})
-    )
+    empty, empty_counts = enrich_readings(readings_frame([]), households_frame(), hourly_frame({}), daily_frame({}))
     assert empty.empty and list(empty.columns) == list(ENRICHED_COLUMNS)
     assert empty_counts.readings == 0
 

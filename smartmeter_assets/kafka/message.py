@@ -78,9 +78,7 @@ def _json_number(values: pa.Array, name: str) -> pa.Array:
     if values.null_count < len(values):
         infinite = pc.is_inf(values)
         if pc.any(infinite).as_py():
-            raise MessageEncodingError(
-                f"{pc.sum(infinite).as_py()} rows have an infinite {name}: JSON has none"
-            )
+            raise MessageEncodingError(f"{pc.sum(infinite).as_py()} rows have an infinite {name}: JSON has none")
         nan = pc.is_nan(values)
         if pc.any(nan).as_py():
             values = pc.if_else(nan, pa.scalar(None, pa.float64()), values)
@@ -109,13 +107,9 @@ def encode_values(rows: pa.Table, ingestion_time: str) -> pa.Array:
             raise MessageEncodingError(f"rows lack the message field {field.name!r}")
         column = rows.column(field.name).combine_chunks()
         if not field.nullable and column.null_count:
-            raise MessageEncodingError(
-                f"{column.null_count} rows have a null {field.name}, which may not be null"
-            )
+            raise MessageEncodingError(f"{column.null_count} rows have a null {field.name}, which may not be null")
         parts.append(literal)
-        parts.append(
-            _json_string(column) if field.type is FieldType.STRING else _json_number(column, field.name)
-        )
+        parts.append(_json_string(column) if field.type is FieldType.STRING else _json_number(column, field.name))
         literal = ""
     parts.append(literal + "}")
     return pc.binary_join_element_wise(*parts, "").cast(pa.binary())

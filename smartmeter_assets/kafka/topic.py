@@ -81,9 +81,7 @@ def partition_count(admin: KafkaAdminClient, topic: str) -> int | None:
 def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor: int = 1) -> TopicState:
     """Create ``topic`` with ``partitions`` unless it exists; refuse one with another count."""
     if partitions < 1 or replication_factor < 1:
-        raise ValueError(
-            f"partitions ({partitions}) and replication factor ({replication_factor}) must be >= 1"
-        )
+        raise ValueError(f"partitions ({partitions}) and replication factor ({replication_factor}) must be >= 1")
     admin = _admin(bootstrap)
     try:
         created = False
