@@ -1,0 +1,69 @@
+"""Reports on the sample: how long each report asset takes and what it finds.
+
+The lake is built straight from the sample CSV files (the test suite's stand-in for the stream:
+same tables, same derived columns and rule flags), so this measures the reports alone. Prints
+the time of every asset, the anomaly scores of both detectors and the forecast skill.
+
+    .venv/bin/python benchmarks/reports.py [--data-dir data/sample]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the lake builder lives with the test fixtures
+
+from dagster import AssetKey, DagsterInstance, materialize  # noqa: E402
+
+from smartmeter_assets.defs.lake.resources import LakeResource  # noqa: E402
+from smartmeter_assets.defs.reports.assets import REPORT_ASSETS  # noqa: E402
+from smartmeter_assets.defs.sources.resources import SourceFilesResource  # noqa: E402
+from smartmeter_assets.lake.storage import Lake  # noqa: E402
+from smartmeter_assets.reports.cli import print_report  # noqa: E402
+from smartmeter_assets.reports.lake_query import lake_connection  # noqa: E402
+from smartmeter_assets.settings import Settings  # noqa: E402
+from smartmeter_assets_tests.fixtures.report_lake import lake_from_sample  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "sample")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        lake = Lake(str(Path(folder) / "lake"))
+        started = time.perf_counter()
+        rows = lake_from_sample(args.data_dir, lake)
+        print(f"stand-in lake: {rows} readings in {time.perf_counter() - started:.1f} s")
+        ((first, last),) = (
+            lake_connection(lake).execute("SELECT min(reading_date), max(reading_date) FROM raw").fetchall()
+        )
+        res = {"lake": LakeResource(url=lake.root), "sources": SourceFilesResource(data_dir=str(args.data_dir))}
+        instance = DagsterInstance.ephemeral()
+        started = time.perf_counter()
+        materialize(
+            REPORT_ASSETS, selection=["profile_anomalies"], resources=res, instance=instance,
+            tags={"dagster/asset_partition_range_start": first.isoformat(),
+                  "dagster/asset_partition_range_end": last.isoformat()},
+        )  # fmt: skip
+        detector_seconds = time.perf_counter() - started
+        days = (last - first).days + 1
+        print(
+            f"profile_anomalies: {days} days in one run, {detector_seconds:.1f} s ({detector_seconds / days:.2f} s/day)"
+        )
+        for asset in REPORT_ASSETS:
+            if asset.key == AssetKey("profile_anomalies"):
+                continue
+            started = time.perf_counter()
+            materialize(REPORT_ASSETS, selection=[asset.key.to_user_string()], resources=res, instance=instance)
+            print(f"{asset.key.to_user_string()}: {time.perf_counter() - started:.1f} s")
+        print()
+        return print_report(Settings(lake_url=lake.root, data_dir=args.data_dir))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
