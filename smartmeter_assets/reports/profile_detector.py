@@ -114,16 +114,18 @@ def _detect(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     first, last = window_of(day)
     frame = frame[(frame["day"] >= first) & (frame["day"] <= last)]
     history = frame[frame["day"] != day]
-    profile = history.groupby(["meter_id", "slot", "weekend"])["energy_kwh"].median().rename("expected_kwh")
+    profile = (
+        history.groupby(["meter_id", "slot", "weekend"], observed=True)["energy_kwh"].median().rename("expected_kwh")
+    )
     history = history.join(profile, on=["meter_id", "slot", "weekend"])
     spread = (
         (history["energy_kwh"] - history["expected_kwh"])
         .abs()
-        .groupby([history["meter_id"], history["slot"], history["weekend"]])
+        .groupby([history["meter_id"], history["slot"], history["weekend"]], observed=True)
         .median()
         .rename("mad")
     )
-    typical = history.groupby("meter_id")["energy_kwh"].median().rename("typical_kwh")
+    typical = history.groupby("meter_id", observed=True)["energy_kwh"].median().rename("typical_kwh")
     target = (
         frame[frame["day"] == day]
         .join(profile, on=["meter_id", "slot", "weekend"])
