@@ -2,7 +2,9 @@
 
 Given a bucket made by the same code ``init-infra`` runs in production, the lake's pyarrow
 filesystem and delta-rs storage options must write and read Parquet files and Delta tables over
-HTTP, and a replayed micro-batch must be recognised by its app transaction there as well as on disk.
+HTTP, a replayed micro-batch must be recognised by its app transaction there as well as on disk,
+and the project's IO manager, lake observation and report queries must work on it unchanged.
+(The stream's lake writer is tested on S3 in test_stream_lake_writer.py.)
 """
 
 from __future__ import annotations
@@ -10,16 +12,22 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster import asset, materialize
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
-from smartmeter_assets.contracts import AGGREGATED, SOURCES_DIR
+from smartmeter_assets.contracts import AGGREGATED, RAW, SOURCES_DIR
+from smartmeter_assets.defs.lake.io_manager import LakeParquetIOManager, read_frame
 from smartmeter_assets.lake.bucket import BucketError, bucket_of, ensure_bucket, s3_client
+from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports.lake_query import NoLakeDataError, lake_connection, require_rows
+
+from .lake_builder import raw_row, write_rows
 
 
 def _aggregates(window_date: date, rows: int) -> pa.Table:
@@ -129,17 +137,52 @@ def test_replayed_batch_is_recognised_by_its_app_transaction_on_s3(s3_lake_url: 
     assert table.to_pyarrow_table().num_rows == batch.num_rows
 
 
-def test_report_query_runs_in_duckdb_over_the_s3_delta_table(s3_lake_url: str) -> None:
-    lake = Lake(s3_lake_url)
-    url, options = lake.url(AGGREGATED.name), lake.storage_options()
-    write_deltalake(url, _aggregates(date(2013, 3, 1), 24), storage_options=options)
-    aggregated = DeltaTable(url, storage_options=options).to_pyarrow_dataset()
+def test_io_manager_stores_asset_outputs_in_the_bucket(s3_lake_url: str) -> None:
+    """Dagster runs in production share no disk, only the bucket: outputs go there and come back."""
 
-    with duckdb.connect() as db:
-        db.register("aggregated", aggregated)
+    @asset
+    def households() -> pd.DataFrame:
+        return pd.DataFrame({"meter_id": ["MAC000002", "MAC000003"], "tariff_type": ["Std", "ToU"]})
+
+    @asset
+    def household_count(households: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"households": [len(households)]})
+
+    result = materialize([households, household_count], resources={"io_manager": LakeParquetIOManager(url=s3_lake_url)})
+
+    assert result.success
+    keys = [k for k in _keys(bucket_of(s3_lake_url), f"lake/{SOURCES_DIR}/") if not k.endswith("/")]  # dir markers
+    assert keys == [f"lake/{SOURCES_DIR}/household_count.parquet", f"lake/{SOURCES_DIR}/households.parquet"]
+    assert read_frame(Lake(s3_lake_url), "household_count")["households"].tolist() == [2]
+
+
+def test_lake_observation_reads_the_delta_log_on_s3(s3_lake_url: str) -> None:
+    lake = Lake(s3_lake_url)
+    assert observe_table(lake, RAW).version is None  # nothing landed yet: observed as empty
+    day = datetime(2013, 1, 5)
+    write_rows(lake, RAW, [raw_row("MAC000002", day.replace(hour=h), 0.2) for h in range(3)])
+    write_rows(lake, RAW, [raw_row("MAC000003", day.replace(hour=23, minute=30), 2.5, anomaly=True)])
+
+    observed = observe_table(lake, RAW)
+
+    assert (observed.version, observed.rows, observed.files) == (1, 4, 2)
+    assert observed.newest_event_time == "2013-01-05 23:30:00"
+    assert observed.rows_per_partition == {"2013-01-05": 4}
+
+
+def test_report_queries_run_in_duckdb_over_the_s3_lake(s3_lake_url: str) -> None:
+    lake = Lake(s3_lake_url)
+    write_deltalake(
+        lake.url(AGGREGATED.name), _aggregates(date(2013, 3, 1), 24), storage_options=lake.storage_options()
+    )
+
+    with lake_connection(lake) as db:
         total, windows = db.execute(
             "select sum(total_energy_kwh), count(*) from aggregated where acorn_category = 'Affluent'"
         ).fetchone()
+        assert db.execute("select count(*) from anomalies").fetchone() == (0,)  # not written yet: empty
+        with pytest.raises(NoLakeDataError):
+            require_rows(db, RAW)
 
     assert windows == 24
     assert total == pytest.approx(0.5 * sum(range(24)))
