@@ -22,7 +22,7 @@ from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
 FIRST = datetime(2013, 1, 7)
 DAYS = 56  # a 31-day backtest needs 21 days before it
 SPIKE_AT = datetime(2013, 2, 20, 12)  # a Wednesday noon: only the extreme rule and the profile see it
-FLAT_FROM = datetime(2013, 2, 12, 8)  # 0.05 kWh for 10 hours: no rule sees it
+FLAT_FROM = datetime(2013, 2, 12, 8)  # 0.05 kWh for 13 hours: no rule sees it
 METERS = {
     "A1": {"acorn_category": "Affluent", "acorn_group": "ACORN-A", "tariff_type": "Std"},
     "A2": {"acorn_category": "Affluent", "acorn_group": "ACORN-C", "tariff_type": "ToU"},
@@ -47,7 +47,7 @@ def build_lake(lake: Lake) -> None:
             kwh = usual(index, when, temperature)
             if meter == "A1" and when == SPIKE_AT:
                 kwh = 4.0
-            if meter == "D1" and FLAT_FROM <= when < FLAT_FROM + timedelta(hours=10):
+            if meter == "D1" and FLAT_FROM <= when < FLAT_FROM + timedelta(hours=13):
                 kwh = 0.05
             rows.append(reading(meter, when, kwh, temperature=temperature, **household))
     write_readings(lake, rows)
@@ -56,7 +56,7 @@ def build_lake(lake: Lake) -> None:
 def write_truth(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     lines = ["meter_id,timestamp,kind", f"A1,{SPIKE_AT:%Y-%m-%d %H:%M:%S},meter_fault_spike"]
-    lines += [f"D1,{FLAT_FROM + timedelta(minutes=30 * k):%Y-%m-%d %H:%M:%S},flat_line" for k in range(20)]
+    lines += [f"D1,{FLAT_FROM + timedelta(minutes=30 * k):%Y-%m-%d %H:%M:%S},flat_line" for k in range(26)]
     (data_dir / GROUND_TRUTH_FILE).write_text("\n".join(lines) + "\n")
 
 
@@ -91,8 +91,8 @@ def test_every_report_materializes_with_a_plot_and_scores_the_detectors(report_l
             assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
 
     quality = events["anomaly_quality"]
-    # 1 spike + 20 flat half-hours injected: the rules catch only the spike (1 of 21 readings)
-    assert quality["rules_recall"].value == pytest.approx(1 / 21)
+    # 1 spike + 26 flat half-hours injected: the rules catch only the spike (1 of 27 readings)
+    assert quality["rules_recall"].value == pytest.approx(1 / 27)
     assert quality["rules_precision"].value == 1.0
     assert quality["profile_recall"].value == 1.0
     assert quality["profile_precision"].value == 1.0

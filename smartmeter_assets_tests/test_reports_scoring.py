@@ -130,8 +130,8 @@ def test_profile_detector_finds_spike_night_usage_surge_and_flat_line_but_not_ze
         ("M2", at + timedelta(hours=10)): 1.7,  # sustained weekend daytime: a surge
         ("M2", at + timedelta(hours=10, minutes=30)): 1.8,
     }
-    flat = {("M2", at + timedelta(hours=14, minutes=30 * k)): 0.05 for k in range(12)}  # 6 h of 0.05
-    zeros = {("M1", at + timedelta(hours=15, minutes=30 * k)): 0.0 for k in range(12)}  # 6 h of nothing
+    flat = {("M2", at + timedelta(hours=12, minutes=30 * k)): 0.05 for k in range(24)}  # 12 h of 0.05
+    zeros = {("M1", at + timedelta(hours=13, minutes=30 * k)): 0.0 for k in range(24)}  # 12 h of nothing
     readings = readings_with({**injected, **flat, **zeros})
     found = profile_detector.detect_day(readings, day)
     labelled = {
@@ -145,6 +145,7 @@ def test_profile_detector_finds_spike_night_usage_surge_and_flat_line_but_not_ze
         ("M2", at + timedelta(hours=10, minutes=30)): SURGE,
         **{key: FLAT for key in flat},
     }
+    assert len(found[found["kind"] == FLAT]) == 24
     assert labelled == expected
 
 

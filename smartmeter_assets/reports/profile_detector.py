@@ -37,7 +37,7 @@ WINDOW_DAYS = 28
 HIGH_SCORE = 6.0
 MIN_SCALE_KWH = 0.05
 MIN_RELATIVE_SCALE = 0.25
-FLAT_MIN_RUN = 12  # six hours of one repeated value
+FLAT_MIN_RUN = 24  # twelve hours of one repeated value: longer than a night of standby load
 MAD_TO_SIGMA = 1.4826
 
 DETECTION_COLUMNS = ("meter_id", "timestamp", "energy_kwh", "expected_kwh", "score", "direction", "kind")
