@@ -1,0 +1,104 @@
+"""The stream sensor's decisions, evaluated by Dagster against a real instance.
+
+Runs are created on the instance the way the daemon would find them (created, then failed or
+canceled through the instance's own reporting), so the sensor reads real run records.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, build_sensor_context
+
+from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
+from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, build_stream_sensor
+from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.supervision import SupervisorCursor
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_broker: EmbeddedBroker) -> Settings:
+    return Settings(
+        home=tmp_path,
+        lake_url=str(tmp_path / "lake"),
+        kafka_bootstrap=kafka_broker.bootstrap,
+        kafka_topic=f"sensor-{tmp_path.name}",
+        stream_backoff_seconds=0.5,
+        stream_max_failures=3,
+    )
+
+
+def tick(settings: Settings, instance: DagsterInstance, cursor: str | None):
+    sensor = build_stream_sensor(settings)
+    return sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor))
+
+
+def stream_run(settings: Settings, instance: DagsterInstance):
+    job = build_stream_job(settings.stream_query_name)
+    return instance.create_run_for_job(job_def=job, tags={STREAM_TAG: settings.stream_query_name})
+
+
+def supervision(result) -> bool:
+    evaluations = [e for e in result.asset_events if getattr(e, "check_name", None) == SUPERVISION_CHECK]
+    assert len(evaluations) == 1
+    return evaluations[0].passed
+
+
+def test_no_run_starts_the_stream_and_reports_the_lake(settings: Settings, instance: DagsterInstance) -> None:
+    result = tick(settings, instance, None)
+    assert len(result.run_requests) == 1
+    assert result.run_requests[0].tags[STREAM_TAG] == settings.stream_query_name
+    assert SupervisorCursor.from_json(result.cursor).attempts == 1
+    observed = {e.asset_key for e in result.asset_events if hasattr(e, "metadata") and "rows" in e.metadata}
+    assert AssetKey("lake_raw") in observed and AssetKey("lake_rejected") in observed
+    assert supervision(result)
+
+
+def test_a_run_in_progress_is_not_doubled(settings: Settings, instance: DagsterInstance) -> None:
+    stream_run(settings, instance)  # created: not started yet, which counts as in progress
+    result = tick(settings, instance, SupervisorCursor(attempts=1).to_json())
+    assert not result.run_requests and "in progress" in (result.skip_message or "")
+
+
+def test_a_failed_run_is_relaunched_after_a_backoff(settings: Settings, instance: DagsterInstance) -> None:
+    run = stream_run(settings, instance)
+    instance.report_run_failed(run)
+    waiting = tick(settings, instance, SupervisorCursor(attempts=1).to_json())
+    assert not waiting.run_requests and "backing off" in (waiting.skip_message or "")
+    time.sleep(0.6)
+    relaunched = tick(settings, instance, waiting.cursor)
+    assert len(relaunched.run_requests) == 1
+    cursor = SupervisorCursor.from_json(relaunched.cursor)
+    assert cursor.attempts == 2 and cursor.counted_runs == (run.run_id,)
+
+
+def test_too_many_failures_stop_the_relaunches_and_fail_the_check(
+    settings: Settings, instance: DagsterInstance
+) -> None:
+    cursor: str | None = None
+    for _ in range(settings.stream_max_failures):
+        run = stream_run(settings, instance)
+        instance.report_run_failed(run)
+        result = tick(settings, instance, cursor)
+        cursor = result.cursor
+    assert not result.run_requests
+    assert "gave up" in (result.skip_message or "")
+    assert SupervisorCursor.from_json(cursor).gave_up
+    assert supervision(result) is False
+
+
+def test_a_canceled_stream_stays_stopped(settings: Settings, instance: DagsterInstance) -> None:
+    run = stream_run(settings, instance)
+    instance.report_run_canceled(run)
+    result = tick(settings, instance, SupervisorCursor(attempts=1).to_json())
+    assert not result.run_requests and "canceled" in (result.skip_message or "")
