@@ -6,8 +6,6 @@ exit code. The job side logs each micro-batch through Pipes, so the figures appe
 run's log viewer; the op adds the totals to its output metadata when the job ends.
 """
 
-from collections import Counter
-
 from dagster import (
     Config,
     JobDefinition,
@@ -24,23 +22,18 @@ from smartmeter_assets.defs.stream.resources import StreamResource
 STREAM_JOB = "smart_meter_stream"
 #: Runs carrying this tag with the same value share one checkpoint: never two at once.
 STREAM_TAG = "smartmeter/stream"
-SUMMED = ("input_rows", "raw_rows_written", "rejected_rows", "anomaly_rows", "late_rows_dropped",
-          "aggregated_rows_written", "duplicate_rows")  # fmt: skip
 
 
 class StreamRunConfig(Config):
     available_now: bool = False  # process everything published, then stop (make run, tests)
 
 
-def batch_totals(messages: list[dict]) -> dict[str, int]:
-    """Sum the per-batch figures the job reported (its custom Pipes messages)."""
-    totals: Counter[str] = Counter()
-    for message in messages:
-        if isinstance(message, dict) and "batch_id" in message:
-            totals["batches"] += 1
-            for key in SUMMED:
-                totals[key] += int(message.get(key) or 0)
-    return dict(totals)
+def run_totals(messages: list[object]) -> dict[str, object]:
+    """The totals an available-now run reports last (``{"totals": {...}}``); empty otherwise."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and isinstance(message.get("totals"), dict):
+            return message["totals"]
+    return {}
 
 
 @op(out=Out(dict), tags={"kind": "spark"})
@@ -54,9 +47,10 @@ def run_stream(
     command = stream.command(available_now=config.available_now)
     context.log.info(f"launching the stream: {' '.join(command)}")
     invocation = pipes_subprocess_client.run(command=command, context=context, env=stream.env())
-    totals = batch_totals(invocation.get_custom_messages())
+    totals = run_totals(invocation.get_custom_messages())
     context.log.info(f"stream ended: {totals}")
-    return Output(totals, metadata={key: value for key, value in totals.items()})
+    metadata = {key: value for key, value in totals.items() if isinstance(value, int | float | str)}
+    return Output(totals, metadata=metadata)
 
 
 def build_stream_job(query_name: str) -> JobDefinition:
