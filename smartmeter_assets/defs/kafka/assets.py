@@ -6,12 +6,10 @@ Thin wrappers: the work is in :mod:`smartmeter_assets.enrich` and
 
 # No ``from __future__ import annotations`` here: Dagster reads the context annotation at
 # definition time and refuses a string.
-from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetIn,
     MaterializeResult,
@@ -23,12 +21,6 @@ from dagster import (
 )
 
 from smartmeter_assets.contracts import MESSAGE_FIELDS
-from smartmeter_assets.defs.kafka.checks import (
-    EVERY_READING_KEPT,
-    PUBLISH_RECORDED,
-    every_reading_kept,
-    publish_recorded,
-)
 from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.resources import LakeResource
@@ -62,7 +54,6 @@ MESSAGE_SCHEMA = TableSchema(
         "weather_daily": AssetIn("weather_daily"),
     },
     deps=["readings"],
-    check_specs=[EVERY_READING_KEPT],
 )
 def enriched_readings(
     context: AssetExecutionContext,
@@ -70,7 +61,7 @@ def enriched_readings(
     households: pd.DataFrame,
     weather_hourly: pd.DataFrame,
     weather_daily: pd.DataFrame,
-) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
+) -> Output[pd.DataFrame]:
     """The day's readings with household (tariff, ACORN) and weather, as the message fields.
 
     Readings of unknown households or with no weather observation are kept with nulls and
@@ -84,7 +75,7 @@ def enriched_readings(
             f"{day}: {counts.unknown_household_readings} readings of unknown households, "
             f"{counts.missing_hourly_weather_readings} without hourly weather: kept with nulls"
         )
-    yield Output(
+    return Output(
         enriched,
         metadata={
             "dagster/row_count": len(enriched),
@@ -94,7 +85,6 @@ def enriched_readings(
             "preview": MetadataValue.md(enriched.head(5).to_markdown(index=False)),
         },
     )
-    yield every_reading_kept(readings, enriched)
 
 
 @asset(
@@ -103,7 +93,6 @@ def enriched_readings(
     partitions_def=daily_partitions,
     ins={"enriched_readings": AssetIn("enriched_readings")},
     pool=PUBLISH_POOL,
-    check_specs=[PUBLISH_RECORDED],
 )
 def smart_meter_topic(
     context: AssetExecutionContext,
@@ -132,8 +121,7 @@ def smart_meter_topic(
         speedup=kafka.publish_speedup,
         processes=kafka.producer_processes,
     )
-    run_id = context.run.run_id
-    write_publish_records(lake.lake(), publish_records(report, day, run_id))
+    write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id))
     context.log.info(
         f"{day}: {report.records:,} readings to {report.topic} in {report.seconds:.2f}s "
         f"({report.records_per_second:,.0f}/s, {report.processes} producer processes)"
@@ -150,8 +138,7 @@ def smart_meter_topic(
             "producer_processes": report.processes,
             "offsets": MetadataValue.json(report.offsets_metadata()),
             "speedup": kafka.publish_speedup,
-        },
-        check_results=[publish_recorded(lake.lake(), day, run_id, report.records)],
+        }
     )
 
 
