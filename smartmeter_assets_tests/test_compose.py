@@ -438,6 +438,16 @@ def test_dagster_instance_stores_everything_in_postgres_from_env(instance_config
         assert {v["env"] for v in database.values()} <= set(environment(service)), service
 
 
+def test_the_image_installs_the_postgres_storage_the_instance_uses(instance_config: dict[str, Any]) -> None:
+    """The image installs pyproject's dependencies pinned by constraints.txt: dagster-postgres must be both."""
+    assert "postgres" in instance_config["storage"]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
+    pinned = {line.split("==")[0].lower() for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()}
+    assert "dagster-postgres" in declared, "add dagster-postgres to pyproject's dependencies"
+    assert "dagster-postgres" in pinned, "regenerate constraints.txt with dagster-postgres installed"
+
+
 def test_run_queue_never_runs_two_streams_on_one_checkpoint(instance_config: dict[str, Any]) -> None:
     coordinator = instance_config["run_coordinator"]
     assert coordinator["class"] == "QueuedRunCoordinator"
