@@ -17,6 +17,10 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 #: Classes that must load once the jars are in place (the build fails otherwise).
 REQUIRED_CLASSES = (
@@ -51,8 +55,8 @@ def jars_to_add(resolved: list[str], bundled: list[str]) -> list[str]:
     return sorted(jar for jar in resolved if artifact_name(jar) not in shipped)
 
 
-def _session(**conf: str):  # -> pyspark.sql.SparkSession, imported late: pyspark is heavy
-    from pyspark.sql import SparkSession
+def _session(**conf: str) -> SparkSession:
+    from pyspark.sql import SparkSession  # imported late: the pure functions above need no JVM
 
     builder = SparkSession.builder.master("local[1]").appName("resolve-jars").config("spark.ui.enabled", "false")
     for key, value in conf.items():
