@@ -78,6 +78,7 @@ def run_pipeline(
     global_job = defs.resolve_implicit_global_asset_job_def()
     all_checks = {key for key in defs.resolve_asset_graph().asset_check_keys}
     source_checks = {key for key in all_checks if key.asset_key in SOURCE_KEYS}
+    publish_checks = {key for key in all_checks if key.asset_key in PUBLISH_KEYS}
     lake = Lake.from_settings(settings)
 
     owned_broker = None
@@ -104,7 +105,7 @@ def run_pipeline(
             to_publish = staged_days(lake)[: days if days else None]
             summary.days = len(to_publish)
             bar.total = 3 + len(to_publish) + 1
-            publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=set())
+            publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)
             for day in to_publish:
                 bar.set_description(f"publish {day}")
                 published = publish_job.execute_in_process(
@@ -112,6 +113,7 @@ def run_pipeline(
                 )
                 if not published.success:
                     raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
+                _checks_of(published, summary)
                 bar.update(1)
 
             bar.set_description("stream (available-now)")
@@ -130,7 +132,7 @@ def run_pipeline(
             bar.update(1)
 
             bar.set_description("checks")
-            lake_checks = all_checks - source_checks
+            lake_checks = all_checks - source_checks - publish_checks
             checked = global_job.get_subset(
                 asset_selection=set(), asset_check_selection=lake_checks
             ).execute_in_process(instance=instance, raise_on_error=False)

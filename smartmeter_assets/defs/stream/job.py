@@ -9,6 +9,7 @@ run's log viewer; the op adds the totals to its output metadata when the job end
 from dagster import (
     Config,
     JobDefinition,
+    Nothing,
     OpExecutionContext,
     Out,
     Output,
@@ -36,13 +37,13 @@ def run_totals(messages: list[object]) -> dict[str, object]:
     return {}
 
 
-@op(out=Out(dict), tags={"kind": "spark"})
+@op(out=Out(Nothing), tags={"kind": "spark"})
 def run_stream(
     context: OpExecutionContext,
     config: StreamRunConfig,
     stream: StreamResource,
     pipes_subprocess_client: PipesSubprocessClient,
-) -> Output[dict]:
+) -> Output[None]:
     """Run the Spark Structured Streaming job until it stops (available-now) or fails."""
     command = stream.command(available_now=config.available_now)
     context.log.info(f"launching the stream: {' '.join(command)}")
@@ -50,7 +51,7 @@ def run_stream(
     totals = run_totals(invocation.get_custom_messages())
     context.log.info(f"stream ended: {totals}")
     metadata = {key: value for key, value in totals.items() if isinstance(value, int | float | str)}
-    return Output(totals, metadata=metadata)
+    return Output(None, metadata=metadata)  # Nothing-typed: the lake is the output, no IO manager
 
 
 def build_stream_job(query_name: str) -> JobDefinition:
