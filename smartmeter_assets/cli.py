@@ -96,10 +96,21 @@ def _run(args: argparse.Namespace) -> int:
     except PipelineRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    from smartmeter_assets.reports.cli import print_report
+
+    print_report(settings)
     for name in summary.failed_checks:
         print(f"check failed: {name}", file=sys.stderr)
+    for name in summary.reports_failed:
+        print(f"report failed: {name}", file=sys.stderr)
     print(summary.line())
-    return 1 if summary.checks_failed else 0
+    return 1 if summary.checks_failed or summary.reports_failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from smartmeter_assets.reports.cli import print_report
+
+    return print_report(Settings())
 
 
 def _init_infra(args: argparse.Namespace) -> int:
@@ -147,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=int, help="publish only the first N staged days")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+
+    report = commands.add_parser("report", help="print the headline numbers of the reports and their plots")
+    report.set_defaults(handler=_report)
 
     infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")
     infra.set_defaults(handler=_init_infra)

@@ -10,6 +10,7 @@ from smartmeter_assets.defs.lake.assets import lake_tables
 from smartmeter_assets.defs.lake.checks import build_lake_checks
 from smartmeter_assets.defs.lake.io_manager import LakeParquetIOManager
 from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
 from smartmeter_assets.defs.sources.checks import SOURCE_CHECKS
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
@@ -24,7 +25,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Everything wired from one Settings object (tests pass their own)."""
     settings = settings or Settings()
     return Definitions(
-        assets=[*SOURCE_ASSETS, *KAFKA_ASSETS, lake_tables],
+        assets=[*SOURCE_ASSETS, *KAFKA_ASSETS, lake_tables, *REPORT_ASSETS],
         asset_checks=[*SOURCE_CHECKS, *build_lake_checks(settings)],
         jobs=[build_stream_job(settings.stream_query_name)],
         sensors=[build_stream_sensor(settings), build_replay_clock(settings)],

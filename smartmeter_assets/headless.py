@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, Definitions
@@ -21,6 +20,8 @@ from tqdm import tqdm
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
+from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
+from smartmeter_assets.defs.reports.run import materialize_reports
 from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.embedded import prepare_dagster_home, spark_environment
@@ -49,6 +50,7 @@ class Summary:
     checks_passed: int = 0
     checks_failed: int = 0
     failed_checks: list[str] = field(default_factory=list)
+    reports_failed: list[str] = field(default_factory=list)
     days: int = 0
     seconds: float = 0.0
     readings_per_second: float = 0.0
@@ -66,10 +68,8 @@ def _checks_of(result: object, summary: Summary) -> None:
             summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
 
 
-def run_pipeline(
-    settings: Settings, days: int | None = None, progress: bool = True, extra_steps: list[Callable] | None = None
-) -> Summary:
-    """Sources -> days published -> stream (available-now) -> lake observed -> every check."""
+def run_pipeline(settings: Settings, days: int | None = None, progress: bool = True) -> Summary:
+    """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports."""
     started = time.perf_counter()
     home = prepare_dagster_home(settings)
     os.environ.update({**spark_environment(), "DAGSTER_HOME": str(home)})
@@ -104,7 +104,7 @@ def run_pipeline(
 
             to_publish = staged_days(lake)[: days if days else None]
             summary.days = len(to_publish)
-            bar.total = 3 + len(to_publish) + 1
+            bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)
             for day in to_publish:
                 bar.set_description(f"publish {day}")
@@ -132,13 +132,21 @@ def run_pipeline(
             bar.update(1)
 
             bar.set_description("checks")
-            lake_checks = all_checks - source_checks - publish_checks
+            report_keys = {a.key for a in REPORT_ASSETS}
+            report_checks = {key for key in all_checks if key.asset_key in report_keys}
+            lake_checks = all_checks - source_checks - publish_checks - report_checks
             checked = global_job.get_subset(
                 asset_selection=set(), asset_check_selection=lake_checks
             ).execute_in_process(instance=instance, raise_on_error=False)
             _checks_of(checked, summary)
-            for step in extra_steps or []:
-                step(instance, summary)
+            bar.update(1)
+
+            bar.set_description("reports")
+            for reported in materialize_reports(defs, instance, lake):
+                _checks_of(reported, summary)
+                summary.reports_failed += [
+                    event.step_key or "" for event in reported.all_events if event.is_step_failure
+                ]
             bar.update(1)
             bar.close()
     finally:
