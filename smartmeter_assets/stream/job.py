@@ -87,8 +87,12 @@ def run_stream(
     batches = _Batches(settings.kafka_topic, on_batch)
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        classified: pa.Table = batch.toArrow()
-        batches.writes[batch_id] = writer.write_batch(classified, batch_id)
+        started = time.perf_counter()
+        classified: pa.Table = batch.toArrow()  # Kafka read + transforms run here, once
+        spark_ms = round((time.perf_counter() - started) * 1000)
+        written = writer.write_batch(classified, batch_id)
+        written.step_ms = {"spark": spark_ms, **written.step_ms}
+        batches.writes[batch_id] = written
 
     classified, kind = build_query_input(session, settings, bootstrap)
     log.info(

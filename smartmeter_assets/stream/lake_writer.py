@@ -20,6 +20,7 @@ is safe; duplicates are counted, never silently lost (``duplicate_rows``).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -56,9 +57,23 @@ class BatchWrite:
     late_rows_dropped: int = 0
     newest_event_time: str | None = None
     replayed_tables: list[str] = field(default_factory=list)  # already committed: skipped
+    step_ms: dict[str, int] = field(default_factory=dict)  # where the batch's time went
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+class _Clock:
+    """Milliseconds per step of a batch, for the progress figures (where does the time go?)."""
+
+    def __init__(self, into: dict[str, int]) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.into[step] = round((now - self.last) * 1000)
+        self.last = now
 
 
 def app_id(query_name: str, table: LakeTable) -> str:
@@ -131,8 +146,10 @@ class LakeWriter:
         if self._done(RAW, batch_id):  # raw commits last: the whole batch is in
             result.replayed_tables = [t.name for t in (REJECTED, ANOMALIES, AGGREGATED, RAW)]
             return result
+        clock = _Clock(result.step_ms)
         readings, rejects = split_classified(classified)
         new = self._new_readings(readings)
+        clock.lap("dedup")
         result.duplicate_rows = readings.num_rows - new.num_rows
         result.rejected_rows = rejects.num_rows
         if new.num_rows:
@@ -142,8 +159,11 @@ class LakeWriter:
         anomalies = new.filter(new["is_anomaly"]) if new.num_rows else new
         result.anomaly_rows = anomalies.num_rows
         self._write_unless_done(ANOMALIES, anomalies, batch_id, result)
+        clock.lap("rejected_anomalies")
         self._write_aggregates(new, batch_id, result)
+        clock.lap("aggregated")
         self._write_unless_done(RAW, new, batch_id, result)
+        clock.lap("raw")
         result.raw_rows_written = new.num_rows
         return result
 

@@ -49,6 +49,7 @@ def batch_figures(progress: dict[str, Any], write: BatchWrite, topic: str) -> di
         "newest_event_time": write.newest_event_time,
         "duplicate_rows": write.duplicate_rows,
         "replayed_tables": list(write.replayed_tables),
+        "step_ms": dict(write.step_ms),
     }
     return figures
 
@@ -74,5 +75,5 @@ def describe(figures: dict[str, Any]) -> str:
         f"({figures['rows_per_second']:.0f} rows/s), raw +{figures['raw_rows_written']}, "
         f"rejected +{figures['rejected_rows']}, anomalies +{figures['anomaly_rows']}, "
         f"duplicates {figures.get('duplicate_rows', 0)}, late {figures['late_rows_dropped']}, "
-        f"offsets {figures['offsets']}"
+        f"offsets {figures['offsets']}, steps ms {figures.get('step_ms', {})}"
     )

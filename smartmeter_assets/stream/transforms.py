@@ -85,18 +85,25 @@ def _blank(column: Column) -> Column:
     return column.isNull() | (F.trim(column) == "")
 
 
-def _energy() -> Column:
-    return F.expr(f"try_cast({_MESSAGE}.energy_kwh as double)")
+#: Columns holding the message's energy and reading time, parsed once per row.
+_ENERGY = "_energy"
+_TIME = "_time"
 
 
-def _reading_time() -> Column:
-    return F.try_to_timestamp(_field("timestamp"), F.lit(contracts.TIMESTAMP_FORMAT_SPARK))
+def with_parsed_values(parsed: DataFrame) -> DataFrame:
+    """``_energy`` and ``_time``: the two values every check needs, computed once (not per use)."""
+    return parsed.withColumn(_ENERGY, F.expr(f"try_cast({_MESSAGE}.energy_kwh as double)")).withColumn(
+        _TIME, F.try_to_timestamp(_field("timestamp"), F.lit(contracts.TIMESTAMP_FORMAT_SPARK))
+    )
 
 
 def reject_reason() -> Column:
-    """The first reason (in ``StreamRejectReason`` order) a parsed row cannot become a reading, or null."""
-    energy = _energy()
-    reading_time = _reading_time()
+    """The first reason (in ``StreamRejectReason`` order) a row cannot become a reading, or null.
+
+    Reads ``_message``, ``_energy`` and ``_time`` (:func:`parse_messages`, :func:`with_parsed_values`).
+    """
+    energy = F.col(_ENERGY)
+    reading_time = F.col(_TIME)
     finite = ~F.isnan(energy) & (F.abs(energy) != F.lit(float("inf")))
     checks: tuple[tuple[StreamRejectReason, Column], ...] = (
         (StreamRejectReason.UNPARSEABLE_JSON, F.col(_MESSAGE).isNull() | _field(_CORRUPT).isNotNull()),
@@ -173,7 +180,9 @@ def _typed_message_columns() -> list[Column]:
     columns = []
     for field in MESSAGE_FIELDS:
         if field.name == "timestamp":
-            columns.append(_reading_time().alias("timestamp"))
+            columns.append(F.col(_TIME).alias("timestamp"))
+        elif field.name == "energy_kwh":
+            columns.append(F.col(_ENERGY).alias("energy_kwh"))
         elif field.name == "ingestion_time":
             columns.append(F.expr(f"try_cast({_MESSAGE}.ingestion_time as timestamp)").alias(field.name))
         elif field.type is FieldType.DOUBLE:
@@ -194,7 +203,7 @@ def classify(kafka_rows: DataFrame, thresholds: Mapping[str, float]) -> DataFram
     driver once, then split there (see :mod:`smartmeter_assets.stream.lake_writer`). The columns
     are the raw table's, then the rejected table's that the raw one lacks, then ``reason``.
     """
-    parsed = parse_messages(kafka_rows).withColumn(REASON, reject_reason())
+    parsed = with_parsed_values(parse_messages(kafka_rows)).withColumn(REASON, reject_reason())
     valid = F.col(REASON).isNull()
     readings = parsed.select(
         *_typed_message_columns(),
