@@ -22,7 +22,11 @@ log = logging.getLogger("smartmeter")
 
 
 def _sample(args: argparse.Namespace) -> int:
-    spec = SampleSpec(households=args.households, days=args.days, start=args.start, seed=args.seed)
+    try:
+        spec = SampleSpec(households=args.households, days=args.days, start=args.start, seed=args.seed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     counts = generate(Path(args.out), spec)
     for name, value in counts.items():
         print(f"{name:>20}: {value:,}")
@@ -120,10 +124,10 @@ def _init_infra(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if settings.lake_is_s3:
-        from smartmeter_assets.lake.bucket import ensure_bucket
+        from smartmeter_assets.lake.bucket import bucket_of, ensure_bucket
 
-        bucket = settings.lake_root.split("://", 1)[1].split("/", 1)[0]
-        print(f"bucket {bucket}: {ensure_bucket(bucket)}")
+        bucket = bucket_of(settings.lake_root)
+        print(f"bucket {bucket}: {'created' if ensure_bucket(bucket) else 'exists'}")
     bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
     state = ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
     print(f"topic {state.topic}: {state.partitions} partitions ({'created' if state.created else 'exists'})")

@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import (
-    LOCAL_TIMEZONE,
     MESSAGE_FIELD_NAMES,
     STAGED_HOUSEHOLD_COLUMNS,
     STAGED_READING_COLUMNS,
@@ -34,6 +33,7 @@ from smartmeter_assets.contracts import (
     STAGED_WEATHER_HOURLY_COLUMNS,
     TIMESTAMP_FORMAT,
 )
+from smartmeter_assets.sources.weather import london_midnight
 
 #: The message fields the publisher stamps itself, so the enriched frame does not carry them.
 PUBLISH_STAMPED_FIELDS = ("ingestion_time",)
@@ -87,12 +87,6 @@ def _naive_datetimes(series: pd.Series) -> pd.Series:
     if values.dt.tz is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     return values.astype("datetime64[ns]")
-
-
-def london_day(timestamps: pd.Series) -> pd.Series:
-    """The Europe/London calendar day (as naive midnight) of naive UTC/GMT timestamps."""
-    local = timestamps.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIMEZONE)
-    return local.dt.tz_localize(None).dt.normalize()
 
 
 def format_timestamps(timestamps: pd.Series) -> pd.Series:
@@ -180,7 +174,7 @@ def enrich_readings(
     by_hour, has_hourly = _lookup(pd.DatetimeIndex(stamps.dt.floor("h")), hourly, "time", _HOURLY_FIELDS)
 
     daily = weather_daily.assign(day=pd.to_datetime(weather_daily["day"]).astype("datetime64[ns]"))
-    by_day, has_daily = _lookup(pd.DatetimeIndex(london_day(stamps)), daily, "day", ("cloud_cover",))
+    by_day, has_daily = _lookup(pd.DatetimeIndex(london_midnight(stamps)), daily, "day", ("cloud_cover",))
 
     counts = EnrichmentCounts(
         readings=len(frame),

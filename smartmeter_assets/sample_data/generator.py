@@ -65,6 +65,11 @@ class SampleSpec:
     seed: int = 20131
     suffix_share: float = 0.5  # share of blocks whose timestamps carry ".0000000"
 
+    def __post_init__(self) -> None:
+        if self.days < 4 or self.households < 1:
+            # anomalies and quirks keep the first and last day clean: fewer days leave no room
+            raise ValueError(f"a sample needs at least 4 days and 1 household (got {self.days}, {self.households})")
+
 
 def _households(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     ids = [f"MAC{4000 + 37 * i:06d}" for i in range(spec.households)]

@@ -96,9 +96,9 @@ def read_weather_hourly(data_dir: Path) -> SourceRead:
     )
 
 
-def london_day(utc_times: pd.Series) -> pd.Series:
-    """The local day of a UTC instant: 23:00 UTC in summer is midnight of the next London day."""
-    return utc_times.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIMEZONE).dt.date
+def london_midnight(utc_times: pd.Series) -> pd.Series:
+    """The London day of naive UTC instants, as naive midnight: 23:00 UTC in summer is the next day."""
+    return utc_times.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None).dt.normalize()
 
 
 def read_weather_daily(data_dir: Path) -> SourceRead:
@@ -109,7 +109,7 @@ def read_weather_daily(data_dir: Path) -> SourceRead:
     times = parse_times(text["time"])
     bad = times.isna()
     text["__day"] = None
-    text.loc[~bad, "__day"] = london_day(times[~bad])
+    text.loc[~bad, "__day"] = london_midnight(times[~bad]).dt.date
     kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__day"], WEATHER_DAILY_COLUMNS)
     frame = pd.DataFrame({"day": kept["__day"], **_values(kept, DAILY_NUMBERS, DAILY_TEXTS)})
     frame = frame[list(STAGED_WEATHER_DAILY_COLUMNS)].sort_values("day").reset_index(drop=True)
