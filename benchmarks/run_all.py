@@ -1,0 +1,42 @@
+"""``make bench``: every benchmark, one after the other, each printing its own figures and ratios.
+
+Sizes can be raised for a full run (``BENCH_FULL=1``: stream at 100k, 1M and 5M readings, the
+kill script for 12 rounds); the default sizes finish in minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FULL = os.environ.get("BENCH_FULL") == "1"
+
+RUNS: list[list[str]] = [
+    ["publish.py", "--readings", "270000"],
+    ["stream.py", *(["--readings", "100000", "--readings", "1000000", "--readings", "5000000"] if FULL else
+                    ["--readings", "100000", "--readings", "1000000"])],
+    ["reports.py"],
+    ["kill_stream.py", "--rounds", "12" if FULL else "3"],
+]  # fmt: skip
+
+
+def main() -> int:
+    failed = []
+    for script, *args in RUNS:
+        print(f"\n=== benchmarks/{script} {' '.join(args)}", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, str(HERE / script), *args])
+        print(f"=== {script}: exit {code} in {time.perf_counter() - started:.0f}s", flush=True)
+        if code:
+            failed.append(script)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
