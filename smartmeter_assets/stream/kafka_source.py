@@ -78,6 +78,7 @@ _ARROW_SCHEMA = pa.schema(
     ]
 )
 _STALL_SECONDS = 60.0
+_TOPIC_WAIT_SECONDS = 5.0
 
 
 class SourceError(RuntimeError):
@@ -156,34 +157,44 @@ class TopicProbe:
 
     def topic_id(self) -> str | None:
         from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
 
         if self._admin is None:
             self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
-        described = self._admin.describe_topics([self.topic])
+        try:
+            described = self._admin.describe_topics([self.topic])
+        except KafkaError:  # no such topic (yet): no identity
+            return None
         topic_id = described[0].get("topic_id") if described else None
         if not topic_id or set(str(topic_id)) <= {"0", "-"}:  # the all-zero UUID means "none"
             return None
         return str(topic_id)
 
     def partitions(self) -> list[Any]:
+        """The topic's partitions; none while the topic does not exist (a stream may start first)."""
         from kafka import TopicPartition
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + _TOPIC_WAIT_SECONDS
         while True:
             numbers = self._consumer.partitions_for_topic(self.topic)
             if numbers:
                 return [TopicPartition(self.topic, p) for p in sorted(numbers)]
             if time.monotonic() > deadline:
-                raise SourceError(f"topic {self.topic!r} has no partitions on {self.bootstrap}")
+                log.warning("topic %r does not exist on %s (yet): nothing to read", self.topic, self.bootstrap)
+                return []
             time.sleep(0.5)
 
     def beginnings(self) -> dict[int, int]:
         partitions = self.partitions()
+        if not partitions:
+            return {}
         return {tp.partition: o for tp, o in self._consumer.beginning_offsets(partitions).items()}
 
     def ends(self) -> dict[int, int]:
         """The true next offset per partition (see the module docstring for tansu's answer)."""
         partitions = self.partitions()
+        if not partitions:
+            return {}
         listed = self._consumer.end_offsets(partitions)
         ends = {tp.partition: int(o) for tp, o in listed.items()}
         probing = [tp for tp in partitions if ends[tp.partition] > 0]
