@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -48,8 +49,18 @@ def _pipes() -> Iterator[Any]:
         yield pipes
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (Dagster terminating the run, docker stop) stops the query in order, exit 143."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
+    _stop_on_sigterm()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -72,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             if pipes is not None and arguments.available_now:
                 pipes.log.info(f"stream caught up: {result}")
                 pipes.report_custom_message({"totals": result})
-    except KeyboardInterrupt:
-        log.warning("stream interrupted")
-        return 130
+    except KeyboardInterrupt as interrupt:
+        log.warning("stream stopped by %s", interrupt or "Ctrl-C")
+        return 143 if str(interrupt).startswith("signal") else 130
     except Exception:
         log.exception("stream failed")
         return 1
