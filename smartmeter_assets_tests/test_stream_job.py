@@ -109,3 +109,21 @@ def test_a_restarted_empty_broker_at_a_new_address_is_read_from_its_start(spark:
     published.readings |= again.readings
     assert_lake_matches(lake, settings, published)
     assert pc.max(read_table(lake, RAW)["timestamp"]).as_py().day == 2
+
+
+def test_the_job_writes_the_lake_on_s3_with_a_local_checkpoint(
+    spark: SparkSession, kafka_bootstrap: str, s3_lake_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"s3-{uuid.uuid4().hex[:8]}",
+        lake_url=s3_lake_url, stream_checkpoint_url=str(tmp_path / "checkpoint"),
+        spark_max_records_per_batch=1000,
+    )  # fmt: skip
+    ensure_topic(kafka_bootstrap, settings.kafka_topic)
+    published = publish(kafka_bootstrap, settings.kafka_topic, 0, 24 * METERS, METERS, poison_every=400)
+    totals = run_stream(settings, available_now=True)
+    lake = Lake.from_settings(settings)
+    assert lake.is_s3 and totals["raw_rows_written"] == len(published.readings)
+    assert_lake_matches(lake, settings, published)
+    assert committed_offsets(settings)  # read from the local checkpoint folder
+    assert (tmp_path / "checkpoint" / "commits").is_dir()
