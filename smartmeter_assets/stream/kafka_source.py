@@ -36,9 +36,11 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
@@ -232,17 +234,23 @@ class OffsetRange(InputPartition):
         self.end = end
 
 
+_KEY, _VALUE, _OFFSET = attrgetter("key"), attrgetter("value"), attrgetter("offset")
+_TIMESTAMP, _TIMESTAMP_TYPE = attrgetter("timestamp"), attrgetter("timestamp_type")
+
+
 def _record_batch(rows: list[Any], topic: str, partition: int) -> pa.RecordBatch:
+    """Records -> Arrow, column by column (``map`` + ``attrgetter``: the cheapest loop in CPython)."""
     count = len(rows)
+    millis = pa.array(map(_TIMESTAMP, rows), pa.int64(), size=count)
     return pa.RecordBatch.from_arrays(
         [
-            pa.array([r.key for r in rows], pa.binary()),
-            pa.array([r.value for r in rows], pa.binary()),
-            pa.array([topic] * count, pa.string()).dictionary_encode().cast(pa.string()),
-            pa.array([partition] * count, pa.int32()),
-            pa.array([r.offset for r in rows], pa.int64()),
-            pa.array([r.timestamp * 1000 for r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            pa.array([r.timestamp_type or 0 for r in rows], pa.int32()),
+            pa.array(map(_KEY, rows), pa.binary(), size=count),
+            pa.array(map(_VALUE, rows), pa.binary(), size=count),
+            pa.repeat(pa.scalar(topic, pa.string()), count),
+            pa.repeat(pa.scalar(partition, pa.int32()), count),
+            pa.array(map(_OFFSET, rows), pa.int64(), size=count),
+            pc.multiply(millis, 1000).cast(pa.timestamp("us", tz="UTC")),
+            pa.array(map(_TIMESTAMP_TYPE, rows), pa.int32(), size=count).fill_null(0),
         ],
         schema=_ARROW_SCHEMA,
     )
