@@ -22,9 +22,7 @@ DATASET_FIRST_DAY = date(2011, 11, 23)
 DATASET_LAST_DAY = date(2014, 2, 28)
 #: A reading is valid when ``VALID_FROM <= timestamp < VALID_UNTIL`` (GMT, as in the source).
 VALID_FROM = datetime(DATASET_FIRST_DAY.year, DATASET_FIRST_DAY.month, DATASET_FIRST_DAY.day)
-VALID_UNTIL = datetime(DATASET_LAST_DAY.year, DATASET_LAST_DAY.month, DATASET_LAST_DAY.day) + timedelta(
-    days=1
-)
+VALID_UNTIL = datetime(DATASET_LAST_DAY.year, DATASET_LAST_DAY.month, DATASET_LAST_DAY.day) + timedelta(days=1)
 
 #: Readings are GMT all year in the source (no DST gap or repeat); the message keeps that.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -209,9 +207,7 @@ ANOMALY_RULES: tuple[AnomalyRule, ...] = (
 )
 
 
-def anomaly_reasons(
-    energy_kwh: float, hour_of_day: int, day_of_week: int, thresholds: dict[str, float]
-) -> list[str]:
+def anomaly_reasons(energy_kwh: float, hour_of_day: int, day_of_week: int, thresholds: dict[str, float]) -> list[str]:
     """Every rule a reading breaks (reference implementation; the Spark side must agree)."""
     reasons = []
     for rule in ANOMALY_RULES:

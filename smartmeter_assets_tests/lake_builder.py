@@ -50,4 +50,3 @@ def rejected_row(meter: str | None, stamp: str | None, reason: str, ingest: date
         "kafka_offset": 1,
         "kafka_timestamp": datetime(2026, 1, 1),
     }
-

@@ -43,8 +43,7 @@ log = logging.getLogger(__name__)
 HOUSEHOLDS_PER_BLOCK = 8
 #: ACORN letter ranges of each category (A-E Affluent, F-J Comfortable, K-Q Adversity)
 CATEGORY_OF_GROUP = {
-    group: ("Affluent" if i < 5 else "Comfortable" if i < 10 else "Adversity")
-    for i, group in enumerate(ACORN_GROUPS)
+    group: ("Affluent" if i < 5 else "Comfortable" if i < 10 else "Adversity") for i, group in enumerate(ACORN_GROUPS)
 }
 SIZE_OF_CATEGORY = {"Affluent": 1.35, "Comfortable": 1.0, "Adversity": 0.8, "ACORN-U": 1.0, "ACORN-": 1.0}
 #: Relative load by half-hour of the day (48 values): night trough, morning bump, evening peak.
@@ -113,9 +112,7 @@ def _hourly_weather(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
             "temperature": np.round(temperature, 2),
             "time": hours.strftime(TIMESTAMP_FORMAT),
             "dewPoint": np.round(temperature - (1 - humidity) * 20, 2),
-            "pressure": np.round(
-                1013 + 8 * np.sin(np.arange(len(hours)) / 60) + rng.normal(0, 2, len(hours)), 2
-            ),
+            "pressure": np.round(1013 + 8 * np.sin(np.arange(len(hours)) / 60) + rng.normal(0, 2, len(hours)), 2),
             "apparentTemperature": np.round(temperature - 0.3 * wind, 2),
             "windSpeed": np.round(wind, 2),
             "precipType": np.where(temperature < 1, "snow", "rain"),
@@ -174,9 +171,7 @@ def _daily_weather(spec: SampleSpec, hourly: pd.DataFrame, rng: np.random.Genera
         "sunriseTime": at(7),
         "temperatureHighTime": at(14),
         "uvIndexTime": at(12),
-        "summary": np.where(
-            cloud < 0.4, "Partly cloudy throughout the day.", "Mostly cloudy throughout the day."
-        ),
+        "summary": np.where(cloud < 0.4, "Partly cloudy throughout the day.", "Mostly cloudy throughout the day."),
         "temperatureLowTime": at(29),
         "apparentTemperatureMin": np.round(tmin - 2, 2),
         "apparentTemperatureMaxTime": at(14),
@@ -190,12 +185,8 @@ def _normal_load(
     spec: SampleSpec, households: pd.DataFrame, hourly: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
     """Half-hourly kWh for every household and slot (before gaps, quirks and anomalies)."""
-    slots = pd.date_range(
-        datetime.combine(spec.start, datetime.min.time()), periods=spec.days * 48, freq="30min"
-    )
-    temp_by_hour = pd.Series(
-        hourly["temperature"].astype(float).to_numpy(), index=pd.to_datetime(hourly["time"])
-    )
+    slots = pd.date_range(datetime.combine(spec.start, datetime.min.time()), periods=spec.days * 48, freq="30min")
+    temp_by_hour = pd.Series(hourly["temperature"].astype(float).to_numpy(), index=pd.to_datetime(hourly["time"]))
     temperature = temp_by_hour.reindex(slots.floor("h")).to_numpy()
     half_hour = np.asarray(slots.hour * 2 + slots.minute // 30)
     weekend = np.asarray(slots.dayofweek >= 5)
@@ -213,9 +204,7 @@ def _normal_load(
         load *= rng.lognormal(0, 0.22, len(slots))
         load = np.minimum(load, CAP_ANY)
         load = np.where((half_hour >= 4) & (half_hour < 10), np.minimum(load, CAP_NIGHT), load)
-        load = np.where(
-            weekend & (half_hour >= 18) & (half_hour < 34), np.minimum(load, CAP_WEEKEND_DAY), load
-        )
+        load = np.where(weekend & (half_hour >= 18) & (half_hour < 34), np.minimum(load, CAP_WEEKEND_DAY), load)
         frames.append(pd.DataFrame({"LCLid": row.LCLid, "stamp": slots, "energy": np.round(load, 3)}))
     return pd.concat(frames, ignore_index=True)
 
@@ -235,9 +224,7 @@ def _inject(readings: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             return
         start = int(rng.choice(free))
         rows = np.arange(start, start + length)
-        rows = rows[
-            (rows < len(readings)) & (readings["LCLid"].to_numpy()[rows] == readings["LCLid"].iat[start])
-        ]
+        rows = rows[(rows < len(readings)) & (readings["LCLid"].to_numpy()[rows] == readings["LCLid"].iat[start])]
         rows = rows[~taken[rows]]
         readings.loc[rows, "energy"] = values[: len(rows)]
         taken[rows] = True
@@ -293,9 +280,7 @@ def _source_quirks(readings: pd.DataFrame, spec: SampleSpec, rng: np.random.Gene
     extras = []
     for meter in meters[:3]:  # off-grid stamps (kept as read downstream)
         day = pd.Timestamp(spec.start) + timedelta(days=int(rng.integers(1, spec.days - 1)))
-        extras.append(
-            (meter, day + timedelta(hours=12, minutes=37, seconds=27), f" {rng.uniform(0.1, 0.4):.3f} ")
-        )
+        extras.append((meter, day + timedelta(hours=12, minutes=37, seconds=27), f" {rng.uniform(0.1, 0.4):.3f} "))
     duplicates = out[~protected[keep]].sample(n=min(12, len(out)), random_state=int(rng.integers(1 << 30)))
     out = pd.concat([out, pd.DataFrame(extras, columns=out.columns), duplicates], ignore_index=True)
     return out.sort_values(["LCLid", "stamp"], kind="stable").reset_index(drop=True)
@@ -320,9 +305,7 @@ def generate(out: Path, spec: SampleSpec | None = None) -> dict[str, int]:
 
     households.to_csv(out / HOUSEHOLDS_FILE, index=False)
     dropped_hours = rng.random(len(hourly)) < 0.01
-    hourly[~dropped_hours].sample(frac=1.0, random_state=spec.seed).to_csv(
-        out / WEATHER_HOURLY_FILE, index=False
-    )
+    hourly[~dropped_hours].sample(frac=1.0, random_state=spec.seed).to_csv(out / WEATHER_HOURLY_FILE, index=False)
     daily.sample(frac=1.0, random_state=spec.seed).to_csv(out / WEATHER_DAILY_FILE, index=False)
     truth.to_csv(out / GROUND_TRUTH_FILE, index=False)
 

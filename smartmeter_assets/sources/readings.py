@@ -110,9 +110,7 @@ def read_block(path: Path) -> SourceRead:
     reason = pd.Series(None, index=frame.index, dtype="object")
     # Order matters: the first reason that applies is the one recorded.
     reason = reason.mask(frame["energy_kwh"].lt(0), SourceRejectReason.ENERGY_NEGATIVE.value)
-    reason = reason.mask(
-        frame["energy_kwh"].isna() & ~null_token, SourceRejectReason.ENERGY_NOT_NUMERIC.value
-    )
+    reason = reason.mask(frame["energy_kwh"].isna() & ~null_token, SourceRejectReason.ENERGY_NOT_NUMERIC.value)
     reason = reason.mask(null_token, SourceRejectReason.ENERGY_NULL.value)
     reason = reason.mask(frame["timestamp"].isna(), SourceRejectReason.UNPARSEABLE_TIMESTAMP.value)
     reason = reason.mask(frame["meter_id"].eq(""), SourceRejectReason.MISSING_FIELD.value)

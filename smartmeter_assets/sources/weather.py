@@ -90,9 +90,7 @@ def read_weather_hourly(data_dir: Path) -> SourceRead:
         source_file=path.name,
         frame=frame,
         rows_read=len(text),
-        rejects=pd.concat(
-            [_unparseable(path, text, bad, WEATHER_HOURLY_COLUMNS), duplicates], ignore_index=True
-        ),
+        rejects=pd.concat([_unparseable(path, text, bad, WEATHER_HOURLY_COLUMNS), duplicates], ignore_index=True),
     )
 
 
@@ -117,7 +115,5 @@ def read_weather_daily(data_dir: Path) -> SourceRead:
         source_file=path.name,
         frame=frame,
         rows_read=len(text),
-        rejects=pd.concat(
-            [_unparseable(path, text, bad, WEATHER_DAILY_COLUMNS), duplicates], ignore_index=True
-        ),
+        rejects=pd.concat([_unparseable(path, text, bad, WEATHER_DAILY_COLUMNS), duplicates], ignore_index=True),
     )

@@ -1,6 +1,5 @@
 """The four source assets: thin wrappers around the readers that add metadata and persist output."""
 
-
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -116,9 +115,7 @@ def weather_daily(
 
 
 @asset(group_name=GROUP, kinds={"pyarrow", "parquet"})
-def readings(
-    context: AssetExecutionContext, sources: SourceFilesResource, lake: LakeResource
-) -> MaterializeResult:
+def readings(context: AssetExecutionContext, sources: SourceFilesResource, lake: LakeResource) -> MaterializeResult:
     """Half-hourly readings of every block, staged as Parquet partitioned by reading date.
 
     Unchanged blocks (same size and mtime as when last staged) are skipped, so re-materializing

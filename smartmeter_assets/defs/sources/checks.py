@@ -1,6 +1,5 @@
 """Asset checks on the staged sources: schema, unique keys, value ranges, null rates."""
 
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -143,9 +142,7 @@ def readings_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> 
     if outside:
         range_problems.append(f"{outside} energy values outside [0, {MAX_READING_KWH}] kWh")
     if before or after:
-        range_problems.append(
-            f"{before + after} readings outside the dataset span {VALID_FROM}..{VALID_UNTIL}"
-        )
+        range_problems.append(f"{before + after} readings outside the dataset span {VALID_FROM}..{VALID_UNTIL}")
     yield _result(
         "readings",
         "value_ranges",
