@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from smartmeter_assets.contracts import AGGREGATED, RAW, REJECTED, StreamRejectReason
 from smartmeter_assets.kafka.broker import EmbeddedBroker
 from smartmeter_assets.lake.delta import read_table
+from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import committed_offsets
@@ -74,6 +75,9 @@ def test_the_job_fills_the_lake_and_resumes_from_its_checkpoint(
     assert totals["late_rows_dropped"] == 0  # an in-order replay drops nothing with the defaults
     assert all(b["input_rows"] <= 1500 for b in batches)
     assert read_table(lake, AGGREGATED).num_rows > 0
+    recorded = read_progress(lake).to_pylist()  # every batch's figures are kept in the lake, once
+    assert sorted(r["batch_id"] for r in recorded) == [b["batch_id"] for b in batches]
+    assert sum(r["input_rows"] for r in recorded) == totals["input_rows"]
     probe = TopicProbe(kafka_bootstrap, settings.kafka_topic)
     ends = probe.ends()
     probe.close()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import PROGRESS_COLUMNS, PROGRESS_DIR
 from smartmeter_assets.lake.schema import arrow_type
@@ -31,8 +32,9 @@ def record_batch(lake: Lake, query_name: str, figures: Mapping[str, object]) -> 
     uri = lake.url(PROGRESS_DIR)
     options = lake.storage_options() or None
     batch_id = int(figures["batch_id"])  # type: ignore[arg-type]
-    if DeltaTable.is_deltatable(uri, storage_options=options):
-        done = DeltaTable(uri, storage_options=options).transaction_version(_app_id(query_name))
+    existing = _open(lake)
+    if existing is not None:
+        done = existing.transaction_version(_app_id(query_name))
         if done is not None and done >= batch_id:
             return False
     row: dict[str, object] = {name: figures.get(name) for name in PROGRESS_SCHEMA.names}
@@ -53,9 +55,15 @@ def record_batch(lake: Lake, query_name: str, figures: Mapping[str, object]) -> 
     return True
 
 
+def _open(lake: Lake) -> DeltaTable | None:
+    try:
+        return DeltaTable(lake.url(PROGRESS_DIR), storage_options=lake.storage_options() or None)
+    except TableNotFoundError:
+        return None
+
+
 def read_progress(lake: Lake) -> pa.Table:
-    uri = lake.url(PROGRESS_DIR)
-    options = lake.storage_options() or None
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
+    table = _open(lake)
+    if table is None:
         return PROGRESS_SCHEMA.empty_table()
-    return DeltaTable(uri, storage_options=options).to_pyarrow_dataset().to_table().cast(PROGRESS_SCHEMA)
+    return table.to_pyarrow_dataset().to_table().cast(PROGRESS_SCHEMA)

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
+
 from smartmeter_assets.contracts import CHECKPOINTS_DIR
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
@@ -38,22 +40,27 @@ def partition_offsets(source_offset: dict[str, Any] | str, topic: str | None = N
     return {int(p): int(o) for t in topics for p, o in data[t].items()}
 
 
-def _batch_files(folder: Path) -> list[int]:
-    if not folder.is_dir():
-        return []
-    return sorted(int(path.name) for path in folder.iterdir() if path.name.isdigit())
+def _batch_numbers(fs: pafs.FileSystem, folder: str) -> list[int]:
+    infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+    return sorted(int(info.base_name) for info in infos if info.base_name.isdigit())
+
+
+def _checkpoint_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The checkpoint folder as (filesystem, path): a local folder, or S3 (``s3a://``) in production."""
+    if location.startswith(("s3a://", "s3://")):
+        lake = Lake(location.replace("s3a://", "s3://", 1))
+        return lake.filesystem()
+    return pafs.LocalFileSystem(), location.removeprefix("file://")
 
 
 def committed_offsets(settings: Settings) -> dict[int, int]:
     """Next offset per partition after the last committed batch ({} before the first one)."""
-    location = checkpoint_location(settings)
-    if "://" in location and not location.startswith("file://"):
-        raise ValueError(f"committed offsets are read from a local checkpoint; {location!r} is remote")
-    root = Path(location.removeprefix("file://"))
-    committed = _batch_files(root / "commits")
+    fs, root = _checkpoint_filesystem(checkpoint_location(settings))
+    committed = _batch_numbers(fs, f"{root}/commits")
     if not committed:
         return {}
-    lines = (root / "offsets" / str(committed[-1])).read_text().splitlines()
+    with fs.open_input_stream(f"{root}/offsets/{committed[-1]}") as stream:
+        lines = stream.read().decode().splitlines()
     sources = [line for line in lines[2:] if line.strip() and line.strip() != "-"]
     if not sources:
         return {}

@@ -17,6 +17,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from smartmeter_assets.kafka.broker import resolve_bootstrap
+from smartmeter_assets.lake.progress import record_batch
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location
@@ -84,7 +85,14 @@ def run_stream(
     had_session = SparkSession.getActiveSession() is not None
     session = build_session(settings)
     writer = LakeWriter(lake, settings.stream_query_name, WindowSpec.from_settings(settings))
-    batches = _Batches(settings.kafka_topic, on_batch)
+
+    def report(figures: dict[str, Any]) -> None:
+        # kept in the lake too (once per batch id), for the checks and anyone after the fact
+        record_batch(lake, settings.stream_query_name, figures)
+        if on_batch is not None:
+            on_batch(figures)
+
+    batches = _Batches(settings.kafka_topic, report)
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()

@@ -27,8 +27,6 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name or settings.stream_query_name)
         .config("spark.driver.memory", settings.spark_driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", str(ui).lower())
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
@@ -38,6 +36,10 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         # Each micro-batch is collected to the driver by design (design.md section 3): no limit.
         .config("spark.driver.maxResultSize", "0")
     )
+    if settings.spark_master.startswith("local"):
+        # Embedded: nothing outside this machine talks to the driver. On a cluster (client mode)
+        # the executors must reach it, so its address comes from SPARK_LOCAL_HOSTNAME/_IP instead.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
