@@ -104,8 +104,9 @@ HEADLINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
 }
 
 
-def print_report(settings: Settings, out: TextIO = sys.stdout) -> int:
+def print_report(settings: Settings, out: TextIO | None = None) -> int:
     """Print every report's headline numbers and plot path; 1 if any report is missing."""
+    out = out or sys.stdout  # looked up at call time, so redirected output is honoured
     lake = Lake.from_settings(settings)
     missing = []
     for name in REPORTS:

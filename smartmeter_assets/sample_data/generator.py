@@ -65,9 +65,9 @@ class SampleSpec:
     suffix_share: float = 0.5  # share of blocks whose timestamps carry ".0000000"
 
     def __post_init__(self) -> None:
-        if self.days < 4 or self.households < 1:
+        if self.days < 3 or self.households < 1:
             # anomalies and quirks keep the first and last day clean: fewer days leave no room
-            raise ValueError(f"a sample needs at least 4 days and 1 household (got {self.days}, {self.households})")
+            raise ValueError(f"a sample needs at least 3 days and 1 household (got {self.days}, {self.households})")
 
 
 def _households(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
