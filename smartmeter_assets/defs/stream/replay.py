@@ -11,7 +11,6 @@ from datetime import date
 from dagster import (
     AssetKey,
     DagsterInstance,
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -22,6 +21,7 @@ from dagster import (
     sensor,
 )
 
+from smartmeter_assets.defs.stream.sensor import ACTIVE_STATUSES
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import staged_days
@@ -30,12 +30,6 @@ REPLAY_SENSOR = "replay_clock"
 REPLAY_TAG = "smartmeter/replay"
 SOURCE_KEYS = [AssetKey(name) for name in ("households", "weather_hourly", "weather_daily", "readings")]
 PUBLISH_KEYS = [AssetKey("enriched_readings"), AssetKey("smart_meter_topic")]
-IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 
 
 def next_day_to_publish(staged: list[date], published: set[str], start: date | None) -> date | None:
@@ -47,7 +41,8 @@ def next_day_to_publish(staged: list[date], published: set[str], start: date | N
 
 
 def replay_in_flight(instance: DagsterInstance) -> bool:
-    return bool(instance.get_run_records(filters=RunsFilter(tags={REPLAY_TAG: "true"}, statuses=IN_FLIGHT), limit=1))
+    in_flight = RunsFilter(tags={REPLAY_TAG: "true"}, statuses=ACTIVE_STATUSES)
+    return bool(instance.get_run_records(filters=in_flight, limit=1))
 
 
 def build_replay_clock(settings: Settings) -> SensorDefinition:
