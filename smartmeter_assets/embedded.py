@@ -51,7 +51,7 @@ telemetry:
   enabled: false
 """
 #: In demo mode a replayed day every this many seconds, unless the user set an interval.
-DEMO_REPLAY_INTERVAL_SECONDS = 20
+DEMO_REPLAY_INTERVAL_SECONDS = 10
 STOP_GRACE_SECONDS = 20
 
 
@@ -95,6 +95,20 @@ def stop_tree(root: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) 
     return len(alive)
 
 
+def stage_sources_once(settings: Settings, dagster_home: Path) -> None:
+    """Materialize the sources before the UI opens (first start only), so the replay's first tick
+    publishes a day instead of staging: data reaches the lake within the first minute."""
+    from dagster import AssetKey, DagsterInstance
+
+    from smartmeter_assets.definitions import build_definitions
+    from smartmeter_assets.headless import materialize_sources
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        if instance.get_latest_materialization_event(AssetKey("readings")) is None:
+            log.info("staging the sources from %s (first start) ...", settings.data_dir)
+            materialize_sources(build_definitions(settings), instance)
+
+
 def up(settings: Settings, port: int = 3000, demo: bool = True) -> int:
     """Run the whole pipeline on this machine until Ctrl-C."""
     home = prepare_dagster_home(settings)
@@ -115,6 +129,8 @@ def up(settings: Settings, port: int = 3000, demo: bool = True) -> int:
     try:
         bootstrap = broker.start() if broker else settings.kafka_bootstrap
         ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+        if demo:
+            stage_sources_once(settings, home)
         command = [
             sys.executable, "-m", "dagster", "dev",
             "-m", "smartmeter_assets.definitions",

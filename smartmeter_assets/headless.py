@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from tqdm import tqdm
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
@@ -68,6 +68,18 @@ def _checks_of(result: object, summary: Summary) -> None:
             summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
 
 
+def materialize_sources(defs: Definitions, instance: DagsterInstance) -> ExecuteInProcessResult:
+    """The four source assets and their checks, as one run on ``instance``."""
+    source_checks = {key for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key in SOURCE_KEYS}
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(SOURCE_KEYS), asset_check_selection=source_checks
+    )
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    if not result.success:
+        raise PipelineRunError("materializing the sources failed: see the run in the Dagster UI")
+    return result
+
+
 def run_pipeline(settings: Settings, days: int | None = None, progress: bool = True) -> Summary:
     """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports."""
     started = time.perf_counter()
@@ -94,12 +106,7 @@ def run_pipeline(settings: Settings, days: int | None = None, progress: bool = T
         ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
         with DagsterInstance.get() as instance:
             bar = tqdm(total=4, unit="step", disable=not progress, desc="sources")
-            result = global_job.get_subset(
-                asset_selection=set(SOURCE_KEYS), asset_check_selection=source_checks
-            ).execute_in_process(instance=instance, raise_on_error=False)
-            if not result.success:
-                raise PipelineRunError("materializing the sources failed: see the run in the Dagster UI")
-            _checks_of(result, summary)
+            _checks_of(materialize_sources(defs, instance), summary)
             bar.update(1)
 
             to_publish = staged_days(lake)[: days if days else None]
