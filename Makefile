@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 up: install  ## the whole pipeline on this machine, Dagster UI on http://127.0.0.1:3000
 	$(BIN)/smartmeter up
 
-run: install  ## the pipeline headless on the sample; prints one JSON summary line
-	$(BIN)/smartmeter run
+run: install  ## the pipeline headless (DATA_DIR=..., DAYS=N optional); prints one JSON summary line
+	$(BIN)/smartmeter run $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DAYS),--days $(DAYS))
 
 test: install lint  ## ruff + the whole test suite
 	$(BIN)/python -m pytest
