@@ -31,7 +31,7 @@ from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
-from smartmeter_assets.sources.staging import staged_days
+from smartmeter_assets.sources.staging import publishable_days
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def run_pipeline(settings: Settings, days: int | None = None, progress: bool = T
             _checks_of(materialize_sources(defs, instance), summary)
             bar.update(1)
 
-            to_publish = staged_days(lake)[: days if days else None]
+            to_publish = publishable_days(lake)[: days if days else None]
             summary.days = len(to_publish)
             bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)

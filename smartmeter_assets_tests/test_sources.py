@@ -21,7 +21,13 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sources.households import read_households
 from smartmeter_assets.sources.readings import block_files, block_name, read_block
 from smartmeter_assets.sources.source_read import SourceFileError
-from smartmeter_assets.sources.staging import read_manifest, read_staged_day, stage_block, staged_days
+from smartmeter_assets.sources.staging import (
+    publishable_days,
+    read_manifest,
+    read_staged_day,
+    stage_block,
+    staged_days,
+)
 from smartmeter_assets.sources.weather import read_weather_daily, read_weather_hourly
 
 BLOCK = """LCLid,tstp,energy(kWh/hh)
@@ -177,3 +183,12 @@ def test_staging_by_day_reads_one_day_and_skips_unchanged_blocks(tmp_path: Path)
     assert read_staged_day(lake, date(2012, 10, 13)).empty  # the block's old files are replaced
     assert len(read_staged_day(lake, date(2012, 10, 14))) == 1
     assert read_manifest(lake, "block_0").rows_staged == 5  # type: ignore[union-attr]
+
+
+def test_only_days_inside_the_dataset_span_are_publishable(tmp_path: Path) -> None:
+    outside = "LCLid,tstp,energy(kWh/hh)\nMAC1,2011-11-22 23:30:00, 0.1 \nMAC1,2011-11-23 00:00:00, 0.2 \n"
+    block = write(tmp_path / "data" / "halfhourly_dataset" / "block_0.csv", outside)
+    lake = Lake(str(tmp_path / "lake"))
+    stage_block(lake, block)
+    assert staged_days(lake) == [date(2011, 11, 22), date(2011, 11, 23)]
+    assert publishable_days(lake) == [date(2011, 11, 23)]

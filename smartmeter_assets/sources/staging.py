@@ -22,7 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from smartmeter_assets.contracts import SOURCES_DIR, STAGED_READING_COLUMNS
+from smartmeter_assets.contracts import DATASET_FIRST_DAY, DATASET_LAST_DAY, SOURCES_DIR, STAGED_READING_COLUMNS
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sources.readings import block_name, read_block
 
@@ -188,3 +188,9 @@ def staged_days(lake: Lake) -> list[date]:
         if info.type == pafs.FileType.Directory and name.startswith("reading_date="):
             days.append(date.fromisoformat(name.removeprefix("reading_date=")))
     return sorted(days)
+
+
+def publishable_days(lake: Lake) -> list[date]:
+    """Staged days inside the dataset's span (the daily partitions). Readings staged outside it are
+    not published; the ``readings`` value-range check counts and flags them instead."""
+    return [day for day in staged_days(lake) if DATASET_FIRST_DAY <= day <= DATASET_LAST_DAY]

@@ -24,7 +24,7 @@ from dagster import (
 from smartmeter_assets.defs.stream.sensor import ACTIVE_STATUSES
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
-from smartmeter_assets.sources.staging import staged_days
+from smartmeter_assets.sources.staging import publishable_days
 
 REPLAY_SENSOR = "replay_clock"
 REPLAY_TAG = "smartmeter/replay"
@@ -64,7 +64,7 @@ def build_replay_clock(settings: Settings) -> SensorDefinition:
                 run_requests=[RunRequest(asset_selection=SOURCE_KEYS, tags={REPLAY_TAG: "true"})],
             )
         published = instance.get_materialized_partitions(AssetKey("smart_meter_topic"))
-        day = next_day_to_publish(staged_days(lake), published, settings.replay_start_date)
+        day = next_day_to_publish(publishable_days(lake), published, settings.replay_start_date)
         if day is None:
             return SkipReason("every staged day is published: the replay is complete")
         context.log.info(f"replaying {day}")
