@@ -24,8 +24,9 @@ from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.reports.run import materialize_reports
 from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
+from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.embedded import prepare_dagster_home, spark_environment
-from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state
+from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
@@ -100,11 +101,15 @@ def run_pipeline(settings: Settings, days: int | None = None, progress: bool = T
             owned_broker = EmbeddedBroker(home=settings.home.resolve())
             owned_broker.start()
     try:
-        from smartmeter_assets.kafka.broker import resolve_bootstrap
-
         bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home.resolve())
         ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
         with DagsterInstance.get() as instance:
+            active, _ = stream_runs(instance, settings.stream_query_name)
+            if active is not None:
+                raise PipelineRunError(
+                    f"stream run {active.run_id} is in progress on this home (is `make up` running?): "
+                    "two streams must never share a checkpoint; stop it first"
+                )
             bar = tqdm(total=4, unit="step", disable=not progress, desc="sources")
             _checks_of(materialize_sources(defs, instance), summary)
             bar.update(1)

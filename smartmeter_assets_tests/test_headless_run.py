@@ -9,7 +9,9 @@ import pytest
 from dagster import DagsterInstance
 
 from smartmeter_assets.cli import main
-from smartmeter_assets.headless import run_pipeline
+from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
+from smartmeter_assets.embedded import prepare_dagster_home
+from smartmeter_assets.headless import PipelineRunError, run_pipeline
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.conftest import SAMPLE_DIR
 
@@ -40,3 +42,16 @@ def test_run_publishes_streams_checks_and_reports_and_the_numbers_add_up(
     # a second run over the same lake republishes every day and nothing lands twice
     again = run_pipeline(Settings(home=home, data_dir=data), days=3, progress=False)
     assert again.raw == summary["raw"] and again.checks_failed == 0
+
+
+def test_run_refuses_to_start_a_second_stream_on_the_same_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home", data_dir=SAMPLE_DIR)
+    home = prepare_dagster_home(settings)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # run_pipeline sets it; monkeypatch restores it
+    with DagsterInstance.from_config(str(home)) as instance:
+        job = build_stream_job(settings.stream_query_name)
+        instance.create_run_for_job(job_def=job, tags={STREAM_TAG: settings.stream_query_name})
+    with pytest.raises(PipelineRunError, match="two streams must never share a checkpoint"):
+        run_pipeline(settings, days=1, progress=False)
