@@ -7,6 +7,7 @@ daily file; precipitation intensity exists in neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -76,21 +77,43 @@ def _values(kept: pd.DataFrame, numbers: dict[str, str], texts: dict[str, str]) 
     return values
 
 
-def read_weather_hourly(data_dir: Path) -> SourceRead:
-    """Hourly weather sorted by time, one row per hour present in the file (missing hours stay so)."""
-    path = data_dir / WEATHER_HOURLY_FILE
+def _read_keyed(
+    path: Path,
+    columns: tuple[str, ...],
+    staged_columns: tuple[str, ...],
+    key: str,
+    key_of: Callable[[pd.Series], pd.Series],
+    numbers: dict[str, str],
+    texts: dict[str, str],
+) -> SourceRead:
+    """One weather file: rows keyed by ``key_of(time)``, bad stamps and repeated keys rejected."""
     text = read_csv_as_text(path)
-    require_columns(path, list(text.columns), WEATHER_HOURLY_COLUMNS)
-    text["__time"] = parse_times(text["time"])
-    bad = text["__time"].isna()
-    kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__time"], WEATHER_HOURLY_COLUMNS)
-    frame = pd.DataFrame({"time": kept["__time"], **_values(kept, HOURLY_NUMBERS, HOURLY_TEXTS)})
-    frame = frame[list(STAGED_WEATHER_HOURLY_COLUMNS)].sort_values("time").reset_index(drop=True)
+    require_columns(path, list(text.columns), columns)
+    times = parse_times(text["time"])
+    bad = times.isna()
+    text["__key"] = None
+    text.loc[~bad, "__key"] = key_of(times[~bad])
+    kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__key"], columns)
+    frame = pd.DataFrame({key: kept["__key"], **_values(kept, numbers, texts)})
+    frame = frame[list(staged_columns)].sort_values(key).reset_index(drop=True)
     return SourceRead(
         source_file=path.name,
         frame=frame,
         rows_read=len(text),
-        rejects=pd.concat([_unparseable(path, text, bad, WEATHER_HOURLY_COLUMNS), duplicates], ignore_index=True),
+        rejects=pd.concat([_unparseable(path, text, bad, columns), duplicates], ignore_index=True),
+    )
+
+
+def read_weather_hourly(data_dir: Path) -> SourceRead:
+    """Hourly weather sorted by time, one row per hour present in the file (missing hours stay so)."""
+    return _read_keyed(
+        data_dir / WEATHER_HOURLY_FILE,
+        WEATHER_HOURLY_COLUMNS,
+        STAGED_WEATHER_HOURLY_COLUMNS,
+        "time",
+        lambda times: times,
+        HOURLY_NUMBERS,
+        HOURLY_TEXTS,
     )
 
 
@@ -101,19 +124,12 @@ def london_midnight(utc_times: pd.Series) -> pd.Series:
 
 def read_weather_daily(data_dir: Path) -> SourceRead:
     """Daily weather keyed by the London-local ``day`` its ``time`` column stands for."""
-    path = data_dir / WEATHER_DAILY_FILE
-    text = read_csv_as_text(path)
-    require_columns(path, list(text.columns), WEATHER_DAILY_COLUMNS)
-    times = parse_times(text["time"])
-    bad = times.isna()
-    text["__day"] = None
-    text.loc[~bad, "__day"] = london_midnight(times[~bad]).dt.date
-    kept, duplicates = duplicate_key_rejects(path, text[~bad], ["__day"], WEATHER_DAILY_COLUMNS)
-    frame = pd.DataFrame({"day": kept["__day"], **_values(kept, DAILY_NUMBERS, DAILY_TEXTS)})
-    frame = frame[list(STAGED_WEATHER_DAILY_COLUMNS)].sort_values("day").reset_index(drop=True)
-    return SourceRead(
-        source_file=path.name,
-        frame=frame,
-        rows_read=len(text),
-        rejects=pd.concat([_unparseable(path, text, bad, WEATHER_DAILY_COLUMNS), duplicates], ignore_index=True),
+    return _read_keyed(
+        data_dir / WEATHER_DAILY_FILE,
+        WEATHER_DAILY_COLUMNS,
+        STAGED_WEATHER_DAILY_COLUMNS,
+        "day",
+        lambda times: london_midnight(times).dt.date,
+        DAILY_NUMBERS,
+        DAILY_TEXTS,
     )
