@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
-from kafka import KafkaConsumer, TopicPartition
 
 from smartmeter_assets.contracts import MESSAGE_FIELD_NAMES
 from smartmeter_assets.defs.kafka.assets import KAFKA_ASSETS
@@ -26,6 +25,7 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import read_staged_day
+from smartmeter_assets_tests.test_publish import consume_by_assignment
 
 DAY = "2013-01-08"  # the generated sample starts on 2013-01-07
 
@@ -61,17 +61,6 @@ def publish_day(settings: Settings, instance: DagsterInstance, day: str = DAY, p
         instance=instance,
         raise_on_error=False,
     )
-
-
-def read_topic(bootstrap: str, topic: str, partitions: int) -> list[tuple[int, int, bytes, bytes]]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000)
-    try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        return [(r.partition, r.offset, r.key, r.value) for r in consumer]
-    finally:
-        consumer.close()
 
 
 def again_meta(instance: DagsterInstance):
@@ -113,7 +102,7 @@ def test_a_day_is_enriched_published_and_recorded(staged: Settings, kafka_broker
         first = publish_day(settings, instance)
         assert first.success
         enriched = read_frame(lake, "enriched_readings", DAY)
-        records = read_topic(kafka_broker.bootstrap, topic, 6)
+        records = consume_by_assignment(kafka_broker.bootstrap, topic, 6)
         day_readings = len(read_staged_day(lake, date.fromisoformat(DAY)))  # gaps and nulls: < 12 * 48
 
         assert len(enriched) == len(records) == day_readings > 0
@@ -157,7 +146,7 @@ def test_a_day_is_enriched_published_and_recorded(staged: Settings, kafka_broker
             if part["records"]:
                 assert row["first_offset"] == part["last"] + 1  # after the first copy
         assert again_meta(instance)["producer_processes"].value == 2
-        assert len(read_topic(kafka_broker.bootstrap, topic, 6)) == 2 * day_readings
+        assert len(consume_by_assignment(kafka_broker.bootstrap, topic, 6)) == 2 * day_readings
 
 
 def test_a_broker_that_is_down_fails_the_day_and_records_nothing(staged: Settings) -> None:
@@ -179,5 +168,5 @@ def test_a_topic_with_the_wrong_partition_count_is_refused(staged: Settings, kaf
         result = publish_day(settings, instance)
     assert not result.success
     assert f"topic '{topic}' exists with 2 partitions but 6 are configured" in failure_message(result)
-    assert read_topic(kafka_bootstrap, topic, 2) == []
+    assert consume_by_assignment(kafka_bootstrap, topic, 2) == []
     assert not published_days(Lake(staged.lake_root))["run_id"].eq(result.run_id).any()
