@@ -6,7 +6,7 @@
 # bookworm, not the newest Debian: it is the release that still packages OpenJDK 17.
 FROM python:3.11.13-slim-bookworm
 
-# Spark 4.3 runs on Java 17; curl serves the healthchecks, procps Spark's scripts.
+# Spark 4.2 runs on Java 17; curl serves the healthchecks, procps Spark's scripts.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends openjdk-17-jre-headless curl procps \
     && rm -rf /var/lib/apt/lists/* \
@@ -33,17 +33,10 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
 COPY smartmeter_assets ./smartmeter_assets
 RUN pip install --no-deps -c constraints.txt .
 
-# Kafka connector (native `kafka` source) and hadoop-aws + AWS SDK (checkpoints on s3a://),
-# resolved NOW with spark.jars.packages, never when a stream starts. Versions must match pyspark:
-# spark-sql-kafka = pyspark's version and Scala 2.13; hadoop-aws = pyspark's hadoop-client jars
-# (3.5.0); the AWS SDK bundle that hadoop-aws 3.5.0 was released with (2.35.4).
-# smartmeter_assets_tests/test_compose.py checks these against the installed pyspark.
-ARG SPARK_KAFKA_PACKAGE=org.apache.spark:spark-sql-kafka-0-10_2.13:4.3.0
-ARG HADOOP_AWS_PACKAGE=org.apache.hadoop:hadoop-aws:3.5.0
-ARG AWS_SDK_PACKAGE=software.amazon.awssdk:bundle:2.35.4
-COPY deploy/spark_jars.py deploy/spark_jars.py
-RUN python deploy/spark_jars.py --ivy /tmp/ivy "${SPARK_KAFKA_PACKAGE},${HADOOP_AWS_PACKAGE},${AWS_SDK_PACKAGE}" \
-    && rm -rf /tmp/ivy
+# Kafka connector (the `kafka` source) and hadoop-aws + AWS SDK (checkpoints on s3a://), resolved
+# NOW from Maven Central, never when a stream starts: the same command and the same pinned
+# coordinates (smartmeter_assets/components.py) as `make install` on a laptop.
+RUN smartmeter install-jars spark --ivy /tmp/ivy && rm -rf /tmp/ivy
 
 COPY deploy/spark/spark-defaults.conf /opt/smartmeter/spark-conf/spark-defaults.conf
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml

@@ -1,4 +1,4 @@
-"""Publish benchmark: enrich + serialise + produce N generated readings to an embedded tansu broker.
+"""Publish benchmark: enrich + serialise + produce N generated readings to the embedded Apache Kafka broker.
 
 Prints readings/s per stage and for the whole publish, plus two ratios measured in the same run:
 against the naive baseline (the original pipeline's way without its sleep: ``json.dumps`` per

@@ -134,6 +134,17 @@ def _init_infra(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_jars(args: argparse.Namespace) -> int:
+    from smartmeter_assets.jars import JarsMissingError
+    from smartmeter_assets.jars import main as install
+
+    try:
+        return install([args.what, *(["--ivy", args.ivy] if args.ivy else [])])
+    except JarsMissingError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartmeter", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -168,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")
     infra.set_defaults(handler=_init_infra)
+
+    jars = commands.add_parser(
+        "install-jars", help="fetch the pinned jars (Spark's Kafka connector, S3A; the Kafka broker) at install time"
+    )
+    jars.add_argument("what", nargs="?", choices=["all", "spark", "kafka"], default="all")
+    jars.add_argument("--ivy", help="Ivy cache folder (default ~/.cache/smartmeter/ivy)")
+    jars.set_defaults(handler=_install_jars)
     return parser
 
 

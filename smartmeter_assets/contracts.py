@@ -310,6 +310,8 @@ REJECTED = LakeTable(
         ("ingest_date", "date"),
     ),
 )
+#: A reject is one Kafka record: the same coordinates and raw value are the same record read again.
+REJECT_KEY = ("kafka_partition", "kafka_offset", "raw_value")
 AGGREGATE_KEYS = ("acorn_category", "acorn_group", "tariff_type", "temperature_band")
 AGGREGATED = LakeTable(
     "aggregated",
@@ -364,6 +366,7 @@ RULE_FOR_INJECTED: dict[InjectedAnomaly, AnomalyReason | None] = {
 PROGRESS_DIR = "stream_progress"
 PROGRESS_COLUMNS = (
     ("query_name", "string"),
+    ("writer_id", "string"),  # <query>:<checkpoint identity>: batch ids restart with a new checkpoint
     ("batch_id", "long"),
     ("recorded_at", "timestamp"),
     ("input_rows", "long"),
@@ -371,6 +374,7 @@ PROGRESS_COLUMNS = (
     ("duration_ms", "long"),
     ("late_rows_dropped", "long"),
     ("rejected_rows", "long"),
+    ("duplicate_rejects", "long"),
     ("raw_rows_written", "long"),
     ("duplicate_rows", "long"),
     ("anomaly_rows", "long"),

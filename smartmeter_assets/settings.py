@@ -14,7 +14,6 @@ every AWS tool the user already has agrees with us; see :mod:`smartmeter_assets.
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -22,14 +21,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SMARTMETER_"
 EMBEDDED = "embedded"
-
-
-class KafkaSourceKind(StrEnum):
-    """Which Spark source reads the topic: see design.md section 1."""
-
-    AUTO = "auto"
-    NATIVE = "native"
-    PYTHON = "python"
 
 
 class Settings(BaseSettings):
@@ -54,7 +45,7 @@ class Settings(BaseSettings):
     # --- Kafka ----------------------------------------------------------------------------
     kafka_bootstrap: str = Field(
         default=EMBEDDED,
-        description="host:port[,host:port] of a real cluster, or 'embedded' to start tansu.",
+        description="host:port[,host:port] of a real cluster, or 'embedded': the project's own Apache Kafka node.",
     )
     kafka_topic: str = "smart-meter-topic"
     kafka_partitions: int = Field(default=6, ge=1)
@@ -69,7 +60,6 @@ class Settings(BaseSettings):
     # --- Spark stream ---------------------------------------------------------------------
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
-    spark_kafka_source: KafkaSourceKind = KafkaSourceKind.AUTO
     spark_trigger_seconds: float = Field(default=5.0, gt=0)
     spark_max_records_per_batch: int = Field(default=100_000, ge=1)
     stream_query_name: str = "smart_meter_stream"

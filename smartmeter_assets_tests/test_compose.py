@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tomllib
 from collections.abc import Mapping
 from functools import cache
@@ -28,8 +27,10 @@ from dagster import DagsterRun
 from dagster._core.instance.config import dagster_instance_config
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
+from smartmeter_assets import components
 from smartmeter_assets.cli import build_parser
 from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
+from smartmeter_assets.jars import artifact_name, jars_to_add, kafka_broker_dir, spark_jars_dir
 from smartmeter_assets.settings import Settings, env_variable_names
 from smartmeter_assets.stream.checkpoint import checkpoint_location
 
@@ -285,7 +286,6 @@ def test_the_code_location_env_yields_the_production_settings(monkeypatch: pytes
     settings = Settings()
 
     assert settings.spark_master == "spark://spark-master:7077"
-    assert settings.spark_kafka_source == "native"
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.lake_root == "s3://smart-meter-data"
     assert settings.kafka_topic == "smart-meter-topic" and settings.kafka_partitions == 6
@@ -344,10 +344,7 @@ def test_dockerfile_installs_with_the_same_lock_file_as_make_up() -> None:
     assert any(line.startswith("COPY") and "constraints.txt" in line for line in dockerfile_instructions())
 
 
-def test_dockerfile_resolves_jars_matching_the_installed_pyspark() -> None:
-    arguments = dict(
-        line.removeprefix("ARG ").split("=", 1) for line in dockerfile_instructions() if line.startswith("ARG ")
-    )
+def test_the_pinned_jars_match_the_installed_pyspark_and_the_image_installs_them() -> None:
     jars = [jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")]
     scala = next(
         re.fullmatch(r"scala-library-(\d+\.\d+)\.\d+\.jar", j).group(1) for j in jars if j.startswith("scala-library-")
@@ -356,48 +353,45 @@ def test_dockerfile_resolves_jars_matching_the_installed_pyspark() -> None:
         re.fullmatch(r"hadoop-client-api-(.+)\.jar", j).group(1) for j in jars if j.startswith("hadoop-client-api-")
     )
 
-    assert arguments["SPARK_KAFKA_PACKAGE"] == f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{pyspark.__version__}"
-    assert arguments["HADOOP_AWS_PACKAGE"] == f"org.apache.hadoop:hadoop-aws:{hadoop}"
-    assert arguments["AWS_SDK_PACKAGE"].startswith("software.amazon.awssdk:bundle:2.")
-    assert any("spark_jars.py" in line and "SPARK_KAFKA_PACKAGE" in line for line in dockerfile_instructions())
+    assert pyspark.__version__ == components.SPARK_RELEASE
+    assert scala == components.SCALA_BINARY
+    assert hadoop == components.HADOOP_RELEASE
+    assert f"pyspark=={pyspark.__version__}" in (REPO_ROOT / "pyproject.toml").read_text()
+    assert any(line.startswith("RUN smartmeter install-jars spark") for line in dockerfile_instructions())
+    assert services()["kafka"]["image"] == components.KAFKA_IMAGE  # the embedded broker's release
 
 
-def _spark_jars_module():  # deploy/ is not a package: load the build script by path
-    sys.path.insert(0, str(DEPLOY))
-    try:
-        import spark_jars
-    finally:
-        sys.path.remove(str(DEPLOY))
-    return spark_jars
+def test_make_install_resolved_the_pinned_jars_from_maven_central() -> None:
+    """``make test`` runs after ``make install``: the coordinates the image uses did resolve."""
+    shipped = {artifact_name(jar.name) for jar in spark_jars_dir().glob("*.jar")}
+    for package in components.SPARK_PACKAGES:
+        assert package.split(":")[1] in shipped, f"{package} is not in pyspark's jars/"
+    broker = {artifact_name(jar.name) for jar in kafka_broker_dir().glob("*.jar")}
+    assert {f"kafka_{components.SCALA_BINARY}", "kafka-clients", "scala-library", "log4j-core"} <= broker
 
 
-def test_build_script_adds_only_artifacts_spark_does_not_ship() -> None:
-    spark_jars = _spark_jars_module()
-    shipped = [jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")]
+def test_install_adds_only_artifacts_spark_does_not_ship() -> None:
+    shipped = ["zstd-jni-1.5.7-6.jar", "lz4-java-1.8.0.jar", "snappy-java-1.1.10.8.jar", "slf4j-api-2.0.17.jar"]
     resolved = [
-        "org.apache.spark_spark-sql-kafka-0-10_2.13-4.3.0.jar",
-        "org.apache.spark_spark-token-provider-kafka-0-10_2.13-4.3.0.jar",
-        "org.apache.kafka_kafka-clients-3.9.1.jar",
-        "org.apache.commons_commons-pool2-2.12.0.jar",
+        "org.apache.spark_spark-sql-kafka-0-10_2.13-4.2.0.jar",
+        "org.apache.spark_spark-token-provider-kafka-0-10_2.13-4.2.0.jar",
+        "org.apache.kafka_kafka-clients-3.9.2.jar",
+        "org.apache.commons_commons-pool2-2.13.1.jar",
         "org.apache.hadoop_hadoop-aws-3.5.0.jar",
         "software.amazon.awssdk_bundle-2.35.4.jar",
         # Spark ships these already (another version would mean two on the classpath):
-        *(
-            f"org.example_{jar.replace('.jar', '')}.jar"
-            for jar in shipped
-            if jar.startswith(("zstd-jni", "lz4-java", "snappy-java", "slf4j-api"))
-        ),
+        "com.github.luben_zstd-jni-1.5.6-4.jar",
         "org.lz4_lz4-java-0.0.1.jar",
+        "org.xerial.snappy_snappy-java-1.1.10.5.jar",
+        "org.slf4j_slf4j-api-2.0.7.jar",
     ]
 
-    added = spark_jars.jars_to_add(resolved, shipped)
+    added = jars_to_add(resolved, shipped)
 
     assert added == sorted(resolved[:6])
-    assert (
-        spark_jars.artifact_name("org.apache.spark_spark-sql-kafka-0-10_2.13-4.3.0.jar") == "spark-sql-kafka-0-10_2.13"
-    )
-    assert spark_jars.artifact_name("zstd-jni-1.5.7-4.jar") == "zstd-jni"
-    assert spark_jars.artifact_name("guava-33.4.0-jre.jar") == "guava"
+    assert artifact_name("org.apache.spark_spark-sql-kafka-0-10_2.13-4.2.0.jar") == "spark-sql-kafka-0-10_2.13"
+    assert artifact_name("zstd-jni-1.5.7-4.jar") == "zstd-jni"
+    assert artifact_name("guava-33.4.0-jre.jar") == "guava"
 
 
 def test_spark_defaults_configure_s3a_from_the_aws_environment() -> None:

@@ -1,4 +1,4 @@
-"""The enrich and publish assets materialized by Dagster for a day, against the real tansu broker."""
+"""The enrich and publish assets materialized by Dagster for a day, against the real Apache Kafka broker."""
 
 from __future__ import annotations
 

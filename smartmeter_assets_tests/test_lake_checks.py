@@ -61,7 +61,11 @@ def test_anomaly_rate_passes_in_band_and_fails_above_it_or_when_tables_disagree(
 def test_watermark_drops_fail_the_check(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     lake = Lake(settings.lake_root)
-    record_batch(lake, settings.stream_query_name, {"batch_id": 0, "late_rows_dropped": 0})
+    record_batch(
+        lake, f"{settings.stream_query_name}:s", settings.stream_query_name, {"batch_id": 0, "late_rows_dropped": 0}
+    )
     assert run_checks(settings, ("lake_aggregated", "watermark_drops"))[("lake_aggregated", "watermark_drops")]
-    record_batch(lake, settings.stream_query_name, {"batch_id": 1, "late_rows_dropped": 3})
+    record_batch(
+        lake, f"{settings.stream_query_name}:s", settings.stream_query_name, {"batch_id": 1, "late_rows_dropped": 3}
+    )
     assert not run_checks(settings, ("lake_aggregated", "watermark_drops"))[("lake_aggregated", "watermark_drops")]

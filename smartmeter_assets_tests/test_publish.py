@@ -1,4 +1,4 @@
-"""Publishing a day: the messages on the wire, read back from a real tansu broker by assignment."""
+"""Publishing a day: the messages on the wire, read back from a real Apache Kafka broker by assignment."""
 
 from __future__ import annotations
 

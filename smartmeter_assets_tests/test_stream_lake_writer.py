@@ -18,16 +18,19 @@ from pyspark.sql import SparkSession
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED, TIMESTAMP_FORMAT
 from smartmeter_assets.lake.delta import open_table, read_table
+from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream import lake_writer as lake_writer_module
-from smartmeter_assets.stream.lake_writer import LakeWriter, committed_version
+from smartmeter_assets.stream.lake_writer import LakeWriter, committed_version, writer_id
 from smartmeter_assets.stream.reconcile import aggregate_differences, aggregates_from_raw, reconcile_aggregates
 from smartmeter_assets.stream.transforms import KAFKA_SCHEMA, anomaly_thresholds, classify
 from smartmeter_assets.stream.window import WindowSpec
 
 pytestmark = pytest.mark.spark
 QUERY = "test_query"
+STREAM = "checkpoint-a"  # the checkpoint's identity (Spark's query id)
+WRITER = writer_id(QUERY, STREAM)
 SETTINGS = Settings()
 WINDOWS = WindowSpec.from_settings(SETTINGS)
 
@@ -73,7 +76,7 @@ def count(lake: Lake, table: Any) -> int:
 
 def test_batches_land_once_and_replays_are_skipped(spark: SparkSession, tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
-    writer = LakeWriter(lake, QUERY, WINDOWS)
+    writer = LakeWriter(lake, QUERY, STREAM, WINDOWS)
     day = datetime(2013, 1, 5)
     first = batch(spark, [*day_of_readings(day), "{poison", reading(1, day, 3.0)], 0)  # + a dup key
     result = writer.write_batch(first, 0)
@@ -109,7 +112,7 @@ def test_batches_land_once_and_replays_are_skipped(spark: SparkSession, tmp_path
     assert len(keys) == raw.num_rows
     assert count(lake, REJECTED) == 1
     assert read_table(lake, ANOMALIES)["anomaly_reasons"].to_pylist() == [["extreme_consumption", "night_consumption"]]
-    assert committed_version(lake, RAW, QUERY) == 1
+    assert committed_version(lake, RAW, WRITER) == 1
     assert reconcile_aggregates(lake, WINDOWS) == []
     assert count(lake, AGGREGATED) > 0
 
@@ -118,7 +121,7 @@ def test_a_crash_between_tables_is_completed_by_the_replay(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lake = Lake(str(tmp_path / "lake"))
-    writer = LakeWriter(lake, QUERY, WINDOWS)
+    writer = LakeWriter(lake, QUERY, STREAM, WINDOWS)
     day = datetime(2013, 3, 9)
     writer.write_batch(batch(spark, day_of_readings(day), 0), 0)
     spiky = [*day_of_readings(day + timedelta(days=1)), reading(7, day + timedelta(days=1, hours=12), 4.0), "oops"]
@@ -137,8 +140,8 @@ def test_a_crash_between_tables_is_completed_by_the_replay(
     assert count(lake, RAW) == 192 and count(lake, REJECTED) == 1 and count(lake, ANOMALIES) == 1
     monkeypatch.setattr(LakeWriter, "_commit", real_commit)
 
-    result = LakeWriter(lake, QUERY, WINDOWS).write_batch(second, 1)  # the restarted job
-    assert sorted(result.replayed_tables) == ["aggregated", "anomalies", "rejected"]
+    result = LakeWriter(lake, QUERY, STREAM, WINDOWS).write_batch(second, 1)  # the restarted job
+    assert sorted(result.replayed_tables) == ["aggregated", "anomalies", "progress", "rejected"]
     assert result.raw_rows_written == 193
     assert (count(lake, RAW), count(lake, REJECTED), count(lake, ANOMALIES)) == (385, 1, 1)
     assert reconcile_aggregates(lake, WINDOWS) == []
@@ -147,7 +150,7 @@ def test_a_crash_between_tables_is_completed_by_the_replay(
 def test_late_readings_are_counted_and_kept_out_of_closed_windows(spark: SparkSession, tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     windows = WindowSpec(timedelta(minutes=30), timedelta(minutes=30), timedelta(hours=2))
-    writer = LakeWriter(lake, QUERY, windows)
+    writer = LakeWriter(lake, QUERY, STREAM, windows)
     day = datetime(2013, 6, 1)
     writer.write_batch(batch(spark, day_of_readings(day), 0), 0)  # newest 23:30 -> watermark 21:30
     late = [reading(99, day + timedelta(hours=20), 0.4), reading(99, day + timedelta(hours=22), 0.4)]
@@ -169,7 +172,7 @@ def test_late_readings_are_counted_and_kept_out_of_closed_windows(spark: SparkSe
 def test_sliding_windows_match_the_batch_recomputation(spark: SparkSession, tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     windows = WindowSpec(timedelta(minutes=60), timedelta(minutes=30), timedelta(hours=6))
-    writer = LakeWriter(lake, QUERY, windows)
+    writer = LakeWriter(lake, QUERY, STREAM, windows)
     day = datetime(2013, 6, 1)
     readings = day_of_readings(day, meters=3) + day_of_readings(day + timedelta(days=1), meters=3)
     for batch_id, start in enumerate(range(0, len(readings), 100)):
@@ -181,12 +184,39 @@ def test_sliding_windows_match_the_batch_recomputation(spark: SparkSession, tmp_
 
 def test_the_same_writer_writes_to_s3(spark: SparkSession, s3_lake_url: str) -> None:
     lake = Lake(s3_lake_url)
-    writer = LakeWriter(lake, QUERY, WINDOWS)
+    writer = LakeWriter(lake, QUERY, STREAM, WINDOWS)
     day = datetime(2013, 1, 5)
     first = batch(spark, [*day_of_readings(day), "not json"], 0)
     writer.write_batch(first, 0)
     writer.write_batch(first, 0)
     assert (count(lake, RAW), count(lake, REJECTED)) == (192, 1)
-    assert committed_version(lake, REJECTED, QUERY) == 0
+    assert committed_version(lake, REJECTED, WRITER) == 0
     assert reconcile_aggregates(lake, WINDOWS) == []
     assert lake_writer_module.newest_event_time(lake, RAW) == day + timedelta(hours=23, minutes=30)
+
+
+def test_a_new_checkpoint_rereading_the_topic_skips_nothing_and_doubles_nothing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A deleted checkpoint restarts batch ids at 0: its batches must not pass for the old ones."""
+    lake = Lake(str(tmp_path / "lake"))
+    day = datetime(2013, 3, 9)
+    first = batch(spark, [*day_of_readings(day), "not json"], 0)
+    old = LakeWriter(lake, QUERY, STREAM, WINDOWS)
+    old.write_batch(first, 0)
+    old.write_batch(batch(spark, day_of_readings(day + timedelta(days=1)), 193), 1)
+
+    again = batch(spark, [*day_of_readings(day), "not json", *day_of_readings(day + timedelta(days=2))], 0)
+    new = LakeWriter(lake, QUERY, "checkpoint-b", WINDOWS)
+    result = new.write_batch(again, 0)  # batch 0 again, under a new identity: written, not skipped
+
+    assert result.replayed_tables == []
+    assert (result.raw_rows_written, result.duplicate_rows) == (192, 192)
+    assert (result.rejected_rows, result.duplicate_rejects) == (0, 1)
+    assert (count(lake, RAW), count(lake, REJECTED)) == (3 * 192, 1)
+    assert reconcile_aggregates(lake, WINDOWS) == []
+    recorded = read_progress(lake).to_pylist()  # figures committed with each batch, per writer
+    assert sorted((r["writer_id"], r["batch_id"]) for r in recorded) == [
+        (WRITER, 0), (WRITER, 1), (writer_id(QUERY, "checkpoint-b"), 0)
+    ]  # fmt: skip
+    assert [r["raw_rows_written"] for r in recorded if r["writer_id"] != WRITER] == [192]

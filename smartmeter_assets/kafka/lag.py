@@ -1,4 +1,4 @@
-"""How far the stream is behind the topic: true end offsets minus the stream's committed offsets."""
+"""How far the stream is behind the topic: the broker's end offsets minus the stream's committed offsets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from kafka.errors import KafkaError
 
 from smartmeter_assets.kafka.broker import BrokerError, resolve_bootstrap
-from smartmeter_assets.kafka.offsets import true_end_offsets
+from smartmeter_assets.kafka.offsets import end_offsets
 from smartmeter_assets.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,8 @@ class StreamLag:
 
     @property
     def per_partition(self) -> dict[int, int]:
-        """Unread records per partition. A committed offset past the end (the embedded broker
-        restarted empty) counts as 0 here; the stream itself treats that topic as new."""
+        """Unread records per partition. A committed offset past the end (a recreated topic, until
+        the stream sets its old checkpoint aside at its next start) counts as 0 here."""
         return {p: max(0, end - self.committed.get(p, 0)) for p, end in sorted(self.end_offsets.items())}
 
     @property
@@ -36,7 +36,7 @@ def measure_lag(settings: Settings) -> StreamLag | None:
 
     try:
         bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
-        ends = true_end_offsets(bootstrap, settings.kafka_topic)
+        ends = end_offsets(bootstrap, settings.kafka_topic)
     except (BrokerError, KafkaError, OSError) as error:
         log.warning("stream lag unknown: %s", error)
         return None

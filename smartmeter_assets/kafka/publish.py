@@ -8,8 +8,8 @@ readings still leave one producer in order.
 
 How it loses nothing: ``acks=all``, every record's future is checked after ``flush``; any
 record not acknowledged fails the publish with the count (:class:`PublishError`), and no publish
-record is written for a day that failed. Offsets come from the producer's ``RecordMetadata``, not
-from ``end_offsets()`` (tansu answers ListOffsets(LATEST) with the last batch's base offset + 1).
+record is written for a day that failed. Offsets come from the producer's ``RecordMetadata``: the
+exact offsets this publish took, whatever else another producer appends to the topic meanwhile.
 
 How a re-published day is counted once: every publish appends to the ``published`` Delta table
 one row per (day, partition) with the offsets it took and its run id; the stream side merges
@@ -71,7 +71,7 @@ class ProducerTuning:
     linger_ms: int = 20
     batch_size: int = 1024 * 1024
     #: Idempotent producer: a retried batch is neither duplicated nor reordered in its partition
-    #: (tansu supports it; measured at no cost in benchmarks/publish.py).
+    #: (measured at no cost in benchmarks/publish.py).
     idempotent: bool = True
     max_in_flight: int = 5
     delivery_timeout_ms: int = 60_000

@@ -103,3 +103,20 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor
         return TopicState(topic=topic, partitions=existing, created=created)
     finally:
         admin.close()
+
+
+def topic_id(bootstrap: str, topic: str) -> str | None:
+    """Kafka's UUID of ``topic`` (KIP-516), or None when it does not exist.
+
+    The name alone cannot tell a deleted-and-recreated topic from the old one; the id can. The
+    stream compares it with the id its checkpoint was made for (see :mod:`stream.topic_guard`).
+    """
+    admin = _admin(bootstrap)
+    try:
+        if topic not in set(admin.list_topics()):
+            return None
+        (description,) = admin.describe_topics([topic])
+        found = description.get("topic_id")
+        return None if found is None else str(found)
+    finally:
+        admin.close()

@@ -7,6 +7,8 @@ are bounded, a few MB), so Kafka is read once per batch whatever the number of o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -53,12 +55,23 @@ def first_of_each_reading(readings: pa.Table) -> pa.Table:
     return ordered.take(pc.take(firsts[f"{_ROW}_min"], rows))
 
 
-def not_in(readings: pa.Table, existing_keys: pa.Table) -> pa.Table:
-    """The readings whose (meter_id, timestamp) is not among ``existing_keys`` (order kept)."""
-    if readings.num_rows == 0 or existing_keys.num_rows == 0:
-        return readings
+def not_in(rows: pa.Table, existing_keys: pa.Table, key: Sequence[str] = READING_KEY) -> pa.Table:
+    """The rows whose ``key`` (default (meter_id, timestamp)) is not among ``existing_keys`` (order kept)."""
+    if rows.num_rows == 0 or existing_keys.num_rows == 0:
+        return rows
     # Acero's hash join does not carry list columns (anomaly_reasons): join row numbers only.
-    keys = readings.select(list(READING_KEY)).append_column(_ROW, pa.array(range(readings.num_rows), pa.int64()))
-    existing = existing_keys.select(list(READING_KEY)).cast(keys.select(list(READING_KEY)).schema)
-    missing = keys.join(existing, list(READING_KEY), join_type="left anti", use_threads=False)
-    return readings.take(pc.take(missing[_ROW], pc.sort_indices(missing[_ROW])))
+    keys = rows.select(list(key)).append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    existing = existing_keys.select(list(key)).cast(keys.select(list(key)).schema)
+    missing = keys.join(existing, list(key), join_type="left anti", use_threads=False)
+    return rows.take(pc.take(missing[_ROW], pc.sort_indices(missing[_ROW])))
+
+
+def partition_ends(classified: pa.Table) -> dict[int, int]:
+    """Next offset per Kafka partition read in the batch (max offset + 1), from the rows themselves."""
+    if classified.num_rows == 0:
+        return {}
+    ends = classified.group_by("kafka_partition", use_threads=False).aggregate([("kafka_offset", "max")])
+    return {
+        int(p): int(o) + 1
+        for p, o in zip(ends["kafka_partition"].to_pylist(), ends["kafka_offset_max"].to_pylist(), strict=True)
+    }

@@ -4,11 +4,18 @@ The sensor's lag figure (topic end offsets minus committed offsets) must not sta
 committed offsets are read straight from Spark's checkpoint files: ``commits/<n>`` marks batch
 ``n`` done and ``offsets/<n>`` holds, one JSON line per source after a version and a metadata
 line, the end offset of that batch.
+
+It also records which topic it was made for (``smartmeter-topic.json``: name and Kafka's topic id):
+Spark's checkpoint knows offsets, not topics, so a topic deleted and created again under the same
+name would look like offsets gone backwards (data loss) to Spark. :func:`guard_topic` decides
+before the query starts: a recreated topic gets a new checkpoint, read from its beginning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +24,11 @@ import pyarrow.fs as pafs
 from smartmeter_assets.contracts import CHECKPOINTS_DIR
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Beside Spark's own files in the checkpoint folder (Spark ignores what it did not write).
+TOPIC_MARKER = "smartmeter-topic.json"
 
 
 def checkpoint_location(settings: Settings) -> str:
@@ -28,14 +40,8 @@ def checkpoint_location(settings: Settings) -> str:
 
 
 def partition_offsets(source_offset: dict[str, Any] | str, topic: str | None = None) -> dict[int, int]:
-    """``{partition: next offset}`` from either source's offset JSON.
-
-    Ours: ``{"topic": ..., "topic_id": ..., "offsets": {"0": 12}}``; Spark's native kafka source:
-    ``{"<topic>": {"0": 12}}``.
-    """
+    """``{partition: next offset}`` from the kafka source's offset JSON ``{"<topic>": {"0": 12}}``."""
     data = json.loads(source_offset) if isinstance(source_offset, str) else source_offset
-    if "offsets" in data and isinstance(data["offsets"], dict):
-        return {int(p): int(o) for p, o in data["offsets"].items()}
     topics = [t for t in data if topic is None or t == topic]
     return {int(p): int(o) for t in topics for p, o in data[t].items()}
 
@@ -65,3 +71,50 @@ def committed_offsets(settings: Settings) -> dict[int, int]:
     if not sources:
         return {}
     return partition_offsets(sources[0], settings.kafka_topic)
+
+
+def _read_marker(fs: pafs.FileSystem, root: str) -> dict[str, Any] | None:
+    try:
+        with fs.open_input_stream(f"{root}/{TOPIC_MARKER}") as stream:
+            return dict(json.loads(stream.read().decode()))
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+
+
+def _write_marker(fs: pafs.FileSystem, root: str, topic: str, topic_id: str | None) -> None:
+    fs.create_dir(root, recursive=True)
+    with fs.open_output_stream(f"{root}/{TOPIC_MARKER}") as stream:
+        stream.write(json.dumps({"topic": topic, "topic_id": topic_id}).encode())
+
+
+def guard_topic(location: str, topic: str, topic_id: str | None) -> bool:
+    """Make the checkpoint at ``location`` one for this topic; True when an old one was set aside.
+
+    A checkpoint made for another incarnation of the topic (same name, another Kafka topic id) is
+    moved aside (local folder) or deleted (S3), logged as a WARNING: the new topic is read from
+    its beginning under a new checkpoint identity, and what ``raw/`` already holds is recognised by
+    key and not written twice. A checkpoint without a marker (made before markers existed) is
+    adopted for the current topic.
+    """
+    fs, root = _checkpoint_filesystem(location)
+    marker = _read_marker(fs, root)
+    reset = False
+    if marker is not None and marker.get("topic_id") != topic_id:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        if isinstance(fs, pafs.LocalFileSystem):
+            aside = f"{root}.replaced-{stamp}"
+            fs.move(root, aside)
+            where = f"moved aside to {aside}"
+        else:
+            fs.delete_dir(root)
+            where = "deleted"
+        log.warning(
+            "topic %s was recreated (topic id %s -> %s): its offsets start again, so the checkpoint "
+            "made for the old topic (%s) was %s and the new topic is read from its beginning; "
+            "readings already in raw/ are recognised by key and not written twice",
+            topic, marker.get("topic_id"), topic_id, location, where,
+        )  # fmt: skip
+        reset = True
+    if reset or marker is None:
+        _write_marker(fs, root, topic, topic_id)
+    return reset

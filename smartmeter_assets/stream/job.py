@@ -4,11 +4,16 @@
 or a terminal) and ``spark-submit .../smartmeter_assets/stream/__main__.py`` in production. It
 blocks until the query ends (``available_now``: when everything published at start is in the
 lake) and raises if the query failed, so a dead job can never look like a success.
+
+Before the query starts, the topic is made (idempotently) and the checkpoint checked against it
+(a recreated topic gets a new checkpoint, logged). The query's id, which Spark keeps in the
+checkpoint, names the writer of every lake commit: see :mod:`smartmeter_assets.stream.lake_writer`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,54 +22,61 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from smartmeter_assets.kafka.broker import resolve_bootstrap
-from smartmeter_assets.lake.progress import record_batch
+from smartmeter_assets.kafka.topic import ensure_topic, topic_id
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
-from smartmeter_assets.stream.checkpoint import checkpoint_location
-from smartmeter_assets.stream.kafka_source import read_kafka
-from smartmeter_assets.stream.lake_writer import BatchWrite, LakeWriter
-from smartmeter_assets.stream.progress import batch_figures, describe, progress_dict, totals
+from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic
+from smartmeter_assets.stream.lake_writer import LakeWriter
+from smartmeter_assets.stream.progress import RunTotals, batch_figures, describe
 from smartmeter_assets.stream.session import build_session
+from smartmeter_assets.stream.source import read_topic
 from smartmeter_assets.stream.transforms import anomaly_thresholds, classify
 from smartmeter_assets.stream.window import WindowSpec
 
 log = logging.getLogger(__name__)
 
 BatchCallback = Callable[[dict[str, Any]], None]
+#: How long a batch waits for the query to have started (its id names the lake writer).
+_START_TIMEOUT_SECONDS = 120.0
 
 
 class StreamError(RuntimeError):
     """The streaming query stopped with an error."""
 
 
-class _Batches:
-    """Joins each batch's lake figures (from foreachBatch) with Spark's progress for it."""
+def build_query_input(session: SparkSession, settings: Settings, bootstrap: str) -> DataFrame:
+    """The classified stream: one row per Kafka record."""
+    return classify(read_topic(session, settings, bootstrap), anomaly_thresholds(settings))
 
-    def __init__(self, topic: str, on_batch: BatchCallback | None) -> None:
-        self.topic = topic
+
+class _BatchSink:
+    """``foreachBatch``: writes each batch through the lake writer of this query's checkpoint."""
+
+    def __init__(self, lake: Lake, settings: Settings, on_batch: BatchCallback | None) -> None:
+        self.lake = lake
+        self.settings = settings
         self.on_batch = on_batch
-        self.writes: dict[int, BatchWrite] = {}
-        self.reported: list[dict[str, Any]] = []
-        self._seen: set[int] = set()
+        self.totals = RunTotals()
+        self.writer: LakeWriter | None = None
+        self._started = threading.Event()
 
-    def drain(self, progresses: list[Any]) -> None:
-        for raw in progresses:
-            progress = progress_dict(raw)
-            batch_id = int(progress["batchId"])
-            if batch_id in self._seen or batch_id not in self.writes:
-                continue  # idle triggers report progress too; only batches that ran count
-            self._seen.add(batch_id)
-            figures = batch_figures(progress, self.writes.pop(batch_id), self.topic)
-            self.reported.append(figures)
-            log.info(describe(figures))
-            if self.on_batch is not None:
-                self.on_batch(figures)
+    def started(self, stream_id: str) -> None:
+        self.writer = LakeWriter(
+            self.lake, self.settings.stream_query_name, stream_id, WindowSpec.from_settings(self.settings)
+        )
+        self._started.set()
 
-
-def build_query_input(session: SparkSession, settings: Settings, bootstrap: str) -> tuple[DataFrame, str]:
-    """The classified stream (one row per Kafka record) and the source kind used."""
-    kafka_rows, kind = read_kafka(session, settings, bootstrap)
-    return classify(kafka_rows, anomaly_thresholds(settings)), kind.value
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        if not self._started.wait(_START_TIMEOUT_SECONDS) or self.writer is None:
+            raise StreamError("the query's id is unknown: its batches cannot be written exactly once")
+        started = time.perf_counter()
+        classified: pa.Table = batch.toArrow()  # Kafka read + transforms run here, once
+        spark_ms = round((time.perf_counter() - started) * 1000)
+        figures = batch_figures(self.writer.write_batch(classified, batch_id, {"spark": spark_ms}))
+        self.totals.add(figures)
+        log.info(describe(figures))
+        if self.on_batch is not None:
+            self.on_batch(figures)
 
 
 def run_stream(
@@ -74,7 +86,7 @@ def run_stream(
     on_batch: BatchCallback | None = None,
     checkpoint: str | None = None,
 ) -> dict[str, Any]:
-    """Run the query until it ends; return the run's totals (see :func:`progress.totals`).
+    """Run the query until it ends; return the run's totals (see :class:`progress.RunTotals`).
 
     The bootstrap is resolved here, at every start: a restarted embedded broker has a new address.
     """
@@ -82,47 +94,32 @@ def run_stream(
     bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
     lake = Lake.from_settings(settings)
     location = checkpoint or checkpoint_location(settings)
+    ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+    guard_topic(location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic))
     had_session = SparkSession.getActiveSession() is not None
     session = build_session(settings)
-    writer = LakeWriter(lake, settings.stream_query_name, WindowSpec.from_settings(settings))
+    sink = _BatchSink(lake, settings, on_batch)
 
-    def report(figures: dict[str, Any]) -> None:
-        # kept in the lake too (once per batch id), for the checks and anyone after the fact
-        record_batch(lake, settings.stream_query_name, figures)
-        if on_batch is not None:
-            on_batch(figures)
-
-    batches = _Batches(settings.kafka_topic, report)
-
-    def write_batch(batch: DataFrame, batch_id: int) -> None:
-        started = time.perf_counter()
-        classified: pa.Table = batch.toArrow()  # Kafka read + transforms run here, once
-        spark_ms = round((time.perf_counter() - started) * 1000)
-        written = writer.write_batch(classified, batch_id)
-        written.step_ms = {"spark": spark_ms, **written.step_ms}
-        batches.writes[batch_id] = written
-
-    classified, kind = build_query_input(session, settings, bootstrap)
     log.info(
-        "stream %s: %s source on %s, topic %s -> %s (checkpoint %s)%s",
-        settings.stream_query_name, kind, bootstrap, settings.kafka_topic, lake.root, location,
+        "stream %s: kafka source on %s, topic %s -> %s (checkpoint %s)%s",
+        settings.stream_query_name, bootstrap, settings.kafka_topic, lake.root, location,
         " until caught up" if available_now else "",
     )  # fmt: skip
     writer_stream = (
-        classified.writeStream.queryName(settings.stream_query_name)
+        build_query_input(session, settings, bootstrap)
+        .writeStream.queryName(settings.stream_query_name)
         .option("checkpointLocation", location)
-        .foreachBatch(write_batch)
+        .foreachBatch(sink)
     )
     if available_now:
         writer_stream = writer_stream.trigger(availableNow=True)
     else:
         writer_stream = writer_stream.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
     query = writer_stream.start()
+    sink.started(str(query.id))  # the checkpoint's identity: stable across restarts on it
     try:
         while query.isActive:
             query.awaitTermination(1.0)
-            batches.drain(query.recentProgress)
-        batches.drain(query.recentProgress)
         error = query.exception()
         if error is not None:
             raise StreamError(f"stream {settings.stream_query_name} failed: {error}")
@@ -131,6 +128,6 @@ def run_stream(
             query.stop()
         if not had_session:
             session.stop()
-    result = totals(batches.reported, time.monotonic() - started)
-    result["source"] = kind
+    result = sink.totals.as_dict(time.monotonic() - started)
+    result["source"] = "kafka"
     return result

@@ -1,16 +1,17 @@
-"""Each micro-batch's figures, one flat dict: logged, and sent through Dagster Pipes.
+"""Each micro-batch's figures, one flat dict: logged, recorded in the lake, sent through Dagster Pipes.
 
-The dict joins what Spark measured (rows, rate, duration, end offsets: its query progress) with
-what the lake writer did (rows written per table, rejects, duplicates, late rows). Keys are a
-contract with the Dagster side (the sensor and the Pipes wrapper read them).
+The figures come from the batch itself (rows read, next offset per partition read, rows written per
+table, rejects, duplicates, where the time went), measured inside ``foreachBatch``: they exist
+before the batch commits, so they are committed with it (:mod:`smartmeter_assets.lake.progress`).
+Keys are a contract with the Dagster side (the sensor and the Pipes wrapper read them).
+
+A run keeps running totals, never a list of its batches: a stream runs for months.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from smartmeter_assets.stream.checkpoint import partition_offsets
 from smartmeter_assets.stream.lake_writer import BatchWrite
 
 BATCH_KEYS = (
@@ -20,52 +21,51 @@ BATCH_KEYS = (
 #: Summed over a run for the totals of an available-now run.
 _SUMMED = (
     "input_rows", "late_rows_dropped", "rejected_rows", "raw_rows_written", "anomaly_rows",
-    "aggregated_rows_written", "duplicate_rows",
+    "aggregated_rows_written", "duplicate_rows", "duplicate_rejects",
 )  # fmt: skip
 
 
-def progress_dict(progress: Any) -> dict[str, Any]:
-    """A ``StreamingQueryProgress`` (or its JSON) as a plain dict."""
-    if isinstance(progress, dict) and "batchId" in progress and not hasattr(progress, "json"):
-        return progress
-    return json.loads(progress.json if hasattr(progress, "json") else str(progress))
-
-
-def batch_figures(progress: dict[str, Any], write: BatchWrite, topic: str) -> dict[str, Any]:
-    sources = progress.get("sources") or [{}]
-    end_offset = sources[0].get("endOffset")
-    offsets = partition_offsets(end_offset, topic) if end_offset else {}
-    figures: dict[str, Any] = {
-        "batch_id": int(progress["batchId"]),
-        "input_rows": int(progress.get("numInputRows", 0)),
-        "rows_per_second": round(float(progress.get("processedRowsPerSecond", 0.0) or 0.0), 1),
-        "duration_ms": int((progress.get("durationMs") or {}).get("triggerExecution", 0)),
-        "offsets": {str(p): o for p, o in sorted(offsets.items())},
-        "late_rows_dropped": write.late_rows_dropped,
-        "rejected_rows": write.rejected_rows,
-        "raw_rows_written": write.raw_rows_written,
-        "anomaly_rows": write.anomaly_rows,
-        "aggregated_rows_written": write.aggregated_rows_written,
-        "newest_event_time": write.newest_event_time,
-        "duplicate_rows": write.duplicate_rows,
-        "replayed_tables": list(write.replayed_tables),
-        "step_ms": dict(write.step_ms),
-    }
+def batch_figures(write: BatchWrite) -> dict[str, Any]:
+    """The batch's figures; duration is the batch's whole time in ``foreachBatch`` (Kafka read included)."""
+    duration_ms = sum(write.step_ms.values())
+    figures = write.as_dict()
+    figures.update(
+        duration_ms=duration_ms,
+        rows_per_second=round(write.input_rows * 1000 / duration_ms, 1) if duration_ms else 0.0,
+        offsets=dict(sorted(write.offsets.items(), key=lambda item: int(item[0]))),
+    )
     return figures
 
 
-def totals(batches: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """A run's totals (the last message of an available-now run)."""
-    summed = {key: sum(int(b.get(key) or 0) for b in batches) for key in _SUMMED}
-    newest = [b["newest_event_time"] for b in batches if b.get("newest_event_time")]
-    return {
-        "batches": len(batches),
-        **summed,
-        "seconds": round(seconds, 2),
-        "rows_per_second": round(summed["input_rows"] / seconds, 1) if seconds > 0 else 0.0,
-        "offsets": batches[-1]["offsets"] if batches else {},
-        "newest_event_time": max(newest) if newest else None,
-    }
+class RunTotals:
+    """Sums over a run's batches, in constant memory."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.summed = dict.fromkeys(_SUMMED, 0)
+        self.offsets: dict[str, int] = {}
+        self.newest_event_time: str | None = None
+
+    def add(self, figures: dict[str, Any]) -> None:
+        self.batches += 1
+        for key in _SUMMED:
+            self.summed[key] += int(figures.get(key) or 0)
+        for partition, offset in dict(figures.get("offsets") or {}).items():
+            self.offsets[str(partition)] = max(int(offset), self.offsets.get(str(partition), 0))
+        newest = figures.get("newest_event_time")
+        if newest and (self.newest_event_time is None or str(newest) > self.newest_event_time):
+            self.newest_event_time = str(newest)
+
+    def as_dict(self, seconds: float) -> dict[str, Any]:
+        """A run's totals (the last message of an available-now run)."""
+        return {
+            "batches": self.batches,
+            **self.summed,
+            "seconds": round(seconds, 2),
+            "rows_per_second": round(self.summed["input_rows"] / seconds, 1) if seconds > 0 else 0.0,
+            "offsets": dict(sorted(self.offsets.items(), key=lambda item: int(item[0]))),
+            "newest_event_time": self.newest_event_time,
+        }
 
 
 def describe(figures: dict[str, Any]) -> str:

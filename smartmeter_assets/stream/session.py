@@ -15,9 +15,6 @@ from pyspark.sql import SparkSession
 
 from smartmeter_assets.settings import Settings
 
-#: Spark's own name for the native Kafka source class (present only with spark-sql-kafka-0-10).
-NATIVE_KAFKA_PROVIDER = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
-
 
 def build_session(settings: Settings, *, app_name: str | None = None, ui: bool = False) -> SparkSession:
     """Get or create the job's session (Python workers run this interpreter, where we are installed)."""
@@ -43,15 +40,3 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
-
-
-def native_kafka_available(session: SparkSession) -> bool:
-    """True when the spark-sql-kafka connector is on the classpath (production images)."""
-    jvm = session.sparkContext._jvm  # py4j gateway: the only way to ask the JVM's classpath
-    if jvm is None:
-        return False
-    try:
-        jvm.java.lang.Class.forName(NATIVE_KAFKA_PROVIDER)
-    except Exception:  # py4j raises Py4JJavaError wrapping ClassNotFoundException
-        return False
-    return True
