@@ -80,7 +80,7 @@ def artifact_name(jar_file: str) -> str:
     """
     stem = jar_file.removesuffix(".jar")
     organisation, _, rest = stem.partition("_")
-    if rest and "." in organisation and "-" not in organisation:  # Ivy's [organisation]_[artifact]
+    if rest and "." in organisation:  # Ivy's [organisation]_[artifact]: organisations are dotted
         stem = rest
     for match in _VERSION_START.finditer(stem):
         if "_" not in stem[match.end() :]:

@@ -392,6 +392,9 @@ def test_install_adds_only_artifacts_spark_does_not_ship() -> None:
     assert artifact_name("org.apache.spark_spark-sql-kafka-0-10_2.13-4.2.0.jar") == "spark-sql-kafka-0-10_2.13"
     assert artifact_name("zstd-jni-1.5.7-4.jar") == "zstd-jni"
     assert artifact_name("guava-33.4.0-jre.jar") == "guava"
+    assert artifact_name("org.scala-lang_scala-library-2.13.16.jar") == "scala-library"
+    assert artifact_name("com.github.ben-manes.caffeine_caffeine-3.2.0.jar") == "caffeine"
+    assert artifact_name("jackson-module-scala_2.13-2.18.2.jar") == "jackson-module-scala_2.13"
 
 
 def test_spark_defaults_configure_s3a_from_the_aws_environment() -> None:
