@@ -37,7 +37,8 @@ NULL_WH = -1
 HOUSEHOLD_CHUNK = 256
 #: The off-grid stamp written for a few meters (kept as read downstream), as seconds into its day.
 OFF_GRID_SECONDS = 12 * 3600 + 37 * 60 + 27
-SLOT_SECONDS = 24 * 3600 // SLOTS_PER_DAY
+DAY_SECONDS = 24 * 3600
+SLOT_SECONDS = DAY_SECONDS // SLOTS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -181,10 +182,10 @@ def _source_quirks(
     written[3::7, : SLOTS_PER_DAY * min(10, spec.days // 4)] = False  # short histories: joined late
     for h in range(count):
         if h % 5 == 2:  # a gap of a few hours
-            start = int(rng.integers(48, max(49, width - 48)))
+            start = int(rng.integers(SLOTS_PER_DAY, max(SLOTS_PER_DAY + 1, width - SLOTS_PER_DAY)))
             written[h, start : start + int(rng.integers(4, 12))] = False
         if h % 6 == 4:  # a run of zeros (meter reads but nothing is used)
-            start = int(rng.integers(48, max(49, width - 48)))
+            start = int(rng.integers(SLOTS_PER_DAY, max(SLOTS_PER_DAY + 1, width - SLOTS_PER_DAY)))
             run = watt_hours[h, start : start + 12]
             run[~anomalous[h, start : start + 12]] = 0
     written |= anomalous  # anomalies are never removed
@@ -198,7 +199,7 @@ def _source_quirks(
     for h in range(min(3, count)):
         day = int(rng.integers(1, spec.days - 1))
         off_households.append(h)
-        off_seconds.append(day * 86400 + OFF_GRID_SECONDS)
+        off_seconds.append(day * DAY_SECONDS + OFF_GRID_SECONDS)
         off_text.append(f" {rng.uniform(0.1, 0.4):.3f} ")
     off_grid = OffGridReadings(
         np.array(off_households, dtype=int), np.array(off_seconds, dtype=np.int64), tuple(off_text)
