@@ -1,7 +1,8 @@
 """``make bench``: every benchmark, one after the other, each printing its own figures and ratios.
 
-Sizes can be raised for a full run (``BENCH_FULL=1``: stream at 100k, 1M and 5M readings, the
-kill script for 12 rounds); the default sizes finish in minutes on a 2-core machine.
+Sizes can be raised for a full run (``BENCH_FULL=1``: the full-scale sample over 14 and 90 days,
+stream at 100k, 1M and 5M readings, the kill script for 12 rounds); the default sizes finish in
+minutes on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 FULL = os.environ.get("BENCH_FULL") == "1"
 
 RUNS: list[list[str]] = [
+    ["sample.py", *(["--days", "14", "--days", "90"] if FULL else ["--days", "14"])],
     ["publish.py", "--readings", "270000"],
     ["stream.py", *(["--readings", "100000", "--readings", "1000000", "--readings", "5000000"] if FULL else
                     ["--readings", "100000", "--readings", "1000000"])],

@@ -23,11 +23,24 @@ log = logging.getLogger("smartmeter")
 
 def _sample(args: argparse.Namespace) -> int:
     try:
-        spec = SampleSpec(households=args.households, days=args.days, start=args.start, seed=args.seed)
+        spec = SampleSpec(
+            households=args.households,
+            days=args.days,
+            start=args.start,
+            seed=args.seed,
+            households_per_block=args.households_per_block,
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    counts = generate(Path(args.out), spec)
+    # the bar appears only for generations that take over a second (the full-scale ones)
+    with tqdm(unit="rows", unit_scale=True, desc="writing blocks", delay=1.0, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        counts = generate(Path(args.out), spec, progress)
     for name, value in counts.items():
         print(f"{name:>20}: {value:,}")
     print(f"written to {args.out}")
@@ -155,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--days", type=int, default=SampleSpec.days)
     sample.add_argument("--start", type=date.fromisoformat, default=SampleSpec.start)
     sample.add_argument("--seed", type=int, default=SampleSpec.seed)
+    sample.add_argument(
+        "--households-per-block",
+        type=int,
+        default=SampleSpec.households_per_block,
+        help="households per block_N.csv (the real files hold 50: 5,566 households in 112 blocks)",
+    )
+    sample.add_argument("--quiet", action="store_true", help="no progress bar")
     sample.add_argument("--out", required=True, help="folder to write (its reading blocks are replaced)")
     sample.set_defaults(handler=_sample)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,7 @@ from smartmeter_assets.contracts import (
     anomaly_reasons,
 )
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
+from smartmeter_assets.sample_data.row_by_row import generate_row_by_row
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.readings import block_files, read_block
 
@@ -116,3 +118,35 @@ def test_the_committed_sample_is_what_the_generator_makes(tmp_path: Path) -> Non
     committed = Path(__file__).resolve().parent.parent / "data" / "sample"
     generate(tmp_path)
     assert digest(tmp_path) == digest(committed)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SampleSpec(households=2, days=3),  # the smallest sample: fewer than 3 meters get an off-grid stamp
+        SampleSpec(households=37, days=9, start=date(2013, 3, 27), seed=5),  # over the spring clock change
+        SampleSpec(households=41, days=30, start=date(2012, 10, 20), seed=99, households_per_block=5),
+        SampleSpec(households=60, days=15, households_per_block=50, suffix_share=0.0),
+    ],
+    ids=str,
+)
+def test_vectorised_generator_writes_the_row_by_row_bytes(spec: SampleSpec, tmp_path: Path) -> None:
+    fast = generate(tmp_path / "vectorised", spec)
+    slow = generate_row_by_row(tmp_path / "row_by_row", spec)
+    assert fast == slow
+    assert digest(tmp_path / "vectorised") == digest(tmp_path / "row_by_row")
+
+
+def test_sample_command_writes_blocks_of_the_asked_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sample"
+    args = ["sample", "--households", "9", "--days", "4", "--households-per-block", "4", "--out", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    blocks = block_files(out)
+    assert [p.name for p in blocks] == ["block_0.csv", "block_1.csv", "block_2.csv"]
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in blocks)
+    assert f"reading_rows: {rows:,}" in capsys.readouterr().out
+    households = pd.read_csv(out / HOUSEHOLDS_FILE)
+    assert households.groupby("file").size().to_dict() == {"block_0": 4, "block_1": 4, "block_2": 1}
+
+    assert main([*args[:-4], "--households-per-block", "0", "--out", str(out)]) == 2
+    assert "at least 1 household" in capsys.readouterr().err

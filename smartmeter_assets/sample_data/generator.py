@@ -15,8 +15,8 @@ anomalies.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,67 +24,40 @@ import pandas as pd
 
 from smartmeter_assets.contracts import (
     ACORN_GROUPS,
-    GROUND_TRUTH_COLUMNS,
     GROUND_TRUTH_FILE,
     HOUSEHOLD_COLUMNS,
     HOUSEHOLDS_FILE,
     LOCAL_TIMEZONE,
-    READING_COLUMNS,
     TIMESTAMP_FORMAT,
     WEATHER_DAILY_COLUMNS,
     WEATHER_DAILY_FILE,
     WEATHER_HOURLY_COLUMNS,
     WEATHER_HOURLY_FILE,
-    InjectedAnomaly,
 )
+from smartmeter_assets.sample_data.blocks import Progress, write_blocks
+from smartmeter_assets.sample_data.readings import simulate_readings
+from smartmeter_assets.sample_data.spec import CATEGORY_OF_GROUP, SampleSpec
 
 log = logging.getLogger(__name__)
 
-HOUSEHOLDS_PER_BLOCK = 8
-#: ACORN letter ranges of each category (A-E Affluent, F-J Comfortable, K-Q Adversity)
-CATEGORY_OF_GROUP = {
-    group: ("Affluent" if i < 5 else "Comfortable" if i < 10 else "Adversity") for i, group in enumerate(ACORN_GROUPS)
-}
-SIZE_OF_CATEGORY = {"Affluent": 1.35, "Comfortable": 1.0, "Adversity": 0.8, "ACORN-U": 1.0, "ACORN-": 1.0}
-#: Relative load by half-hour of the day (48 values): night trough, morning bump, evening peak.
-_HOURLY_SHAPE = np.array(
-    [0.55, 0.5, 0.45, 0.42, 0.4, 0.4, 0.45, 0.8, 1.25, 1.15, 0.95, 0.9,
-     0.9, 0.95, 0.9, 0.85, 0.9, 1.3, 1.9, 2.1, 2.0, 1.6, 1.2, 0.8]
-)  # fmt: skip
-DAY_SHAPE = np.repeat(_HOURLY_SHAPE, 2)
-#: Caps on normal load (kWh per half-hour), below the anomaly rules' defaults.
-CAP_ANY, CAP_NIGHT, CAP_WEEKEND_DAY = 1.8, 0.45, 1.4
+__all__ = ["SampleSpec", "generate"]
 
 
-@dataclass(frozen=True)
-class SampleSpec:
-    households: int = 24
-    days: int = 84
-    start: date = date(2013, 1, 7)
-    seed: int = 20131
-    suffix_share: float = 0.5  # share of blocks whose timestamps carry ".0000000"
-
-    def __post_init__(self) -> None:
-        if self.days < 3 or self.households < 1:
-            # anomalies and quirks keep the first and last day clean: fewer days leave no room
-            raise ValueError(f"a sample needs at least 3 days and 1 household (got {self.days}, {self.households})")
-
-
-def _households(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
+def households_frame(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     ids = [f"MAC{4000 + 37 * i:06d}" for i in range(spec.households)]
     groups = list(rng.choice(ACORN_GROUPS, size=spec.households))
     if spec.households >= 4:  # the two odd classifications the real file has
         groups[1], groups[2] = "ACORN-U", "ACORN-"
     grouped = [CATEGORY_OF_GROUP.get(g, g) for g in groups]
     tariff = np.where(rng.random(spec.households) < 0.25, "ToU", "Std")
-    blocks = [f"block_{i // HOUSEHOLDS_PER_BLOCK}" for i in range(spec.households)]
+    blocks = [f"block_{i // spec.households_per_block}" for i in range(spec.households)]
     frame = pd.DataFrame(
         dict(zip(HOUSEHOLD_COLUMNS, [ids, tariff, groups, grouped, blocks], strict=True)),
     )
     return frame.sort_values(["Acorn", "LCLid"]).reset_index(drop=True)  # the real file is by Acorn
 
 
-def _hourly_weather(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
+def hourly_weather(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     """Hourly UTC weather from one day before to two days after the readings."""
     hours = pd.date_range(
         datetime.combine(spec.start - timedelta(days=1), datetime.min.time()),
@@ -127,7 +100,7 @@ def _hourly_weather(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def _daily_weather(spec: SampleSpec, hourly: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def daily_weather(spec: SampleSpec, hourly: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """One row per London day, ``time`` = local midnight written in UTC (23:00 the day before in summer)."""
     stamps = pd.to_datetime(hourly["time"])
     local_day = stamps.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIMEZONE).dt.date
@@ -181,146 +154,77 @@ def _daily_weather(spec: SampleSpec, hourly: pd.DataFrame, rng: np.random.Genera
     return pd.DataFrame(values)[list(WEATHER_DAILY_COLUMNS)]
 
 
-def _normal_load(
-    spec: SampleSpec, households: pd.DataFrame, hourly: pd.DataFrame, rng: np.random.Generator
-) -> pd.DataFrame:
-    """Half-hourly kWh for every household and slot (before gaps, quirks and anomalies)."""
-    slots = pd.date_range(datetime.combine(spec.start, datetime.min.time()), periods=spec.days * 48, freq="30min")
-    temp_by_hour = pd.Series(hourly["temperature"].astype(float).to_numpy(), index=pd.to_datetime(hourly["time"]))
-    temperature = temp_by_hour.reindex(slots.floor("h")).to_numpy()
-    half_hour = np.asarray(slots.hour * 2 + slots.minute // 30)
-    weekend = np.asarray(slots.dayofweek >= 5)
-    shape = DAY_SHAPE[half_hour] * np.where(weekend & (half_hour >= 18) & (half_hour < 34), 1.35, 1.0)
-    heating_hours = ((half_hour >= 12) & (half_hour < 46)).astype(float) * 0.8 + 0.2
-    heating = np.clip(15.5 - temperature, 0, None) / 10.0 * heating_hours
-
-    frames = []
-    for row in households.itertuples(index=False):
-        size = SIZE_OF_CATEGORY.get(row.Acorn_grouped, 1.0) * rng.lognormal(0, 0.3)
-        base = 0.11 * size
-        tou = row.stdorToU == "ToU"
-        tariff_shift = np.where((half_hour >= 34) & (half_hour < 42), 0.85, 1.0) if tou else 1.0
-        load = base * shape * tariff_shift + 0.09 * size * rng.uniform(0.6, 1.4) * heating
-        load *= rng.lognormal(0, 0.22, len(slots))
-        load = np.minimum(load, CAP_ANY)
-        load = np.where((half_hour >= 4) & (half_hour < 10), np.minimum(load, CAP_NIGHT), load)
-        load = np.where(weekend & (half_hour >= 18) & (half_hour < 34), np.minimum(load, CAP_WEEKEND_DAY), load)
-        frames.append(pd.DataFrame({"LCLid": row.LCLid, "stamp": slots, "energy": np.round(load, 3)}))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _inject(readings: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Overwrite chosen slots with anomalies; returns the ground truth (one row per half-hour)."""
-    truth: list[tuple[str, pd.Timestamp, str]] = []
-    taken = np.zeros(len(readings), dtype=bool)
-    meters = readings["LCLid"].unique()
-    stamp = readings["stamp"]
-    half_hour = (stamp.dt.hour * 2 + stamp.dt.minute // 30).to_numpy()
-    weekend = (stamp.dt.dayofweek >= 5).to_numpy()
-
-    def place(candidates: np.ndarray, length: int, kind: InjectedAnomaly, values: np.ndarray) -> None:
-        free = candidates[~taken[candidates]]
-        if len(free) == 0:
-            return
-        start = int(rng.choice(free))
-        rows = np.arange(start, start + length)
-        rows = rows[(rows < len(readings)) & (readings["LCLid"].to_numpy()[rows] == readings["LCLid"].iat[start])]
-        rows = rows[~taken[rows]]
-        readings.loc[rows, "energy"] = values[: len(rows)]
-        taken[rows] = True
-        truth.extend((readings["LCLid"].iat[r], stamp.iat[r], kind.value) for r in rows)
-
-    ids = readings["LCLid"].to_numpy()
-    for i, meter in enumerate(meters):
-        own = np.flatnonzero(ids == meter)
-        own = own[48:-48]  # keep the first and last day clean
-        if i % 2 == 0:
-            place(own, 1, InjectedAnomaly.METER_FAULT_SPIKE, np.round(rng.uniform(2.5, 6.0, 1), 3))
-        if i % 3 == 0:
-            night = own[(half_hour[own] >= 4) & (half_hour[own] <= 7)]
-            n = int(rng.integers(2, 4))
-            place(night, n, InjectedAnomaly.NIGHT_USAGE, np.round(rng.uniform(0.6, 1.2, n), 3))
-        if i % 3 == 1:
-            day = own[weekend[own] & (half_hour[own] >= 18) & (half_hour[own] <= 30)]
-            n = int(rng.integers(2, 4))
-            place(day, n, InjectedAnomaly.WEEKEND_DAYTIME_SURGE, np.round(rng.uniform(1.6, 1.99, n), 3))
-        if i % 8 == 5:
-            n = int(rng.integers(1, 4)) * 48
-            place(own[: -n - 48 : 48], n, InjectedAnomaly.FLAT_LINE, np.full(n, 0.05))
-    ground_truth = pd.DataFrame(truth, columns=list(GROUND_TRUTH_COLUMNS))
-    ground_truth["timestamp"] = pd.to_datetime(ground_truth["timestamp"]).dt.strftime(TIMESTAMP_FORMAT)
-    readings.attrs["anomalous"] = taken
-    return ground_truth.sort_values(["meter_id", "timestamp"]).reset_index(drop=True)
-
-
-def _source_quirks(readings: pd.DataFrame, spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
-    """Gaps, short histories, zero runs, Nulls, off-grid stamps and exact duplicates, as in the real files."""
-    protected = readings.attrs["anomalous"]
-    keep = np.ones(len(readings), dtype=bool)
-    ids = readings["LCLid"].to_numpy()
-    meters = list(dict.fromkeys(ids))
-    for i, meter in enumerate(meters):
-        own = np.flatnonzero(ids == meter)
-        if i % 7 == 3:  # short history: joins late
-            keep[own[: 48 * min(10, spec.days // 4)]] = False
-        if i % 5 == 2:  # a gap of a few hours
-            start = int(rng.integers(48, max(49, len(own) - 48)))
-            keep[own[start : start + int(rng.integers(4, 12))]] = False
-        if i % 6 == 4:  # a run of zeros (meter reads but nothing is used)
-            start = int(rng.integers(48, max(49, len(own) - 48)))
-            run = own[start : start + 12]
-            run = run[~protected[run]]
-            readings.loc[run, "energy"] = 0.0
-    keep |= protected  # anomalies are never removed
-    energy = readings["energy"].map(lambda v: f" {v:g} ").astype(object)
-    nulls = (rng.random(len(readings)) < 0.0008) & ~protected
-    energy[nulls] = "Null"
-    out = pd.DataFrame({"LCLid": readings["LCLid"], "stamp": readings["stamp"], "energy": energy})[keep]
-
-    extras = []
-    for meter in meters[:3]:  # off-grid stamps (kept as read downstream)
-        day = pd.Timestamp(spec.start) + timedelta(days=int(rng.integers(1, spec.days - 1)))
-        extras.append((meter, day + timedelta(hours=12, minutes=37, seconds=27), f" {rng.uniform(0.1, 0.4):.3f} "))
-    duplicates = out[~protected[keep]].sample(n=min(12, len(out)), random_state=int(rng.integers(1 << 30)))
-    out = pd.concat([out, pd.DataFrame(extras, columns=out.columns), duplicates], ignore_index=True)
-    return out.sort_values(["LCLid", "stamp"], kind="stable").reset_index(drop=True)
-
-
-def generate(out: Path, spec: SampleSpec | None = None) -> dict[str, int]:
-    """Write the four Kaggle-format sources plus the ground truth under ``out``; returns counts."""
-    spec = spec or SampleSpec()
-    rng = np.random.default_rng(spec.seed)
-    out.mkdir(parents=True, exist_ok=True)
+def prepare_folder(out: Path) -> Path:
+    """Create ``out`` and its blocks folder, removing old blocks (a smaller sample must not keep stale ones)."""
     blocks_dir = out / "halfhourly_dataset"
-    blocks_dir.mkdir(exist_ok=True)
+    blocks_dir.mkdir(parents=True, exist_ok=True)
     for old in blocks_dir.glob("block_*.csv"):
         old.unlink()
+    return blocks_dir
 
-    households = _households(spec, rng)
-    hourly = _hourly_weather(spec, rng)
-    daily = _daily_weather(spec, hourly, rng)
-    readings = _normal_load(spec, households, hourly, rng)
-    truth = _inject(readings, rng)
-    written = _source_quirks(readings, spec, rng)
 
+def write_side_files(
+    out: Path,
+    spec: SampleSpec,
+    rng: np.random.Generator,
+    households: pd.DataFrame,
+    hourly: pd.DataFrame,
+    daily: pd.DataFrame,
+    truth: pd.DataFrame,
+) -> int:
+    """Write households, both weather files (shuffled, hours missing) and the ground truth; returns weather hours."""
     households.to_csv(out / HOUSEHOLDS_FILE, index=False)
     dropped_hours = rng.random(len(hourly)) < 0.01
     hourly[~dropped_hours].sample(frac=1.0, random_state=spec.seed).to_csv(out / WEATHER_HOURLY_FILE, index=False)
     daily.sample(frac=1.0, random_state=spec.seed).to_csv(out / WEATHER_DAILY_FILE, index=False)
     truth.to_csv(out / GROUND_TRUTH_FILE, index=False)
+    return int((~dropped_hours).sum())
 
-    block_of = dict(zip(households["LCLid"], households["file"], strict=True))
-    for number, (block, rows) in enumerate(written.groupby(written["LCLid"].map(block_of), sort=True)):
-        suffix = ".0000000" if number < round(spec.suffix_share * households["file"].nunique()) else ""
-        stamps = rows["stamp"].dt.strftime(TIMESTAMP_FORMAT) + suffix
-        frame = pd.DataFrame(dict(zip(READING_COLUMNS, [rows["LCLid"], stamps, rows["energy"]], strict=True)))
-        frame.to_csv(blocks_dir / f"{block}.csv", index=False)
+
+def generate(out: Path, spec: SampleSpec | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Write the four Kaggle-format sources plus the ground truth under ``out``; returns counts.
+
+    ``progress`` is called after each block file with (rows written, rows to write).
+    """
+    spec = spec or SampleSpec()
+    started = time.perf_counter()
+    rng = np.random.default_rng(spec.seed)
+    blocks_dir = prepare_folder(out)
+
+    households = households_frame(spec, rng)
+    hourly = hourly_weather(spec, rng)
+    daily = daily_weather(spec, hourly, rng)
+    grid = simulate_readings(spec, households, hourly, rng)
+    log.info(
+        "simulated %s half-hours of %s households in %.2f s (%s/s)",
+        f"{grid.written.size:,}",
+        f"{len(households):,}",
+        grid.seconds,
+        f"{grid.written.size / max(grid.seconds, 1e-9):,.0f}",
+    )
+    weather_hours = write_side_files(out, spec, rng, households, hourly, daily, grid.truth)
+    writing = time.perf_counter()
+    rows = write_blocks(blocks_dir, spec, households, grid, progress)
+    finished = time.perf_counter()
     counts = {
         "households": len(households),
-        "reading_rows": len(written),
-        "weather_hours": int((~dropped_hours).sum()),
+        "reading_rows": rows,
+        "weather_hours": weather_hours,
         "weather_days": len(daily),
-        "ground_truth_rows": len(truth),
+        "ground_truth_rows": len(grid.truth),
     }
-    log.info("sample written to %s: %s", out, counts)
+    log.info(
+        "wrote %s reading rows in %s block files in %.2f s (%s rows/s)",
+        f"{rows:,}",
+        f"{households['file'].nunique():,}",
+        finished - writing,
+        f"{rows / max(finished - writing, 1e-9):,.0f}",
+    )
+    log.info(
+        "sample written to %s in %.2f s (%s reading rows/s overall): %s",
+        out,
+        finished - started,
+        f"{rows / max(finished - started, 1e-9):,.0f}",
+        counts,
+    )
     return counts
