@@ -14,7 +14,8 @@ def test_committed_offsets_are_read_from_an_s3a_checkpoint(s3_lake_url: str) -> 
     bucket, _, prefix = s3_lake_url.removeprefix("s3://").partition("/")
     s3 = boto3.client("s3")
     root = f"{prefix}/checkpoints/q"
-    s3.put_object(Bucket=bucket, Key=f"{root}/offsets/0", Body=b'v1\n{"batchWatermarkMs":0}\n{"smart-meter-topic": {"0": 3}}')
+    first = b'v1\n{"batchWatermarkMs":0}\n{"smart-meter-topic": {"0": 3}}'
+    s3.put_object(Bucket=bucket, Key=f"{root}/offsets/0", Body=first)
     s3.put_object(Bucket=bucket, Key=f"{root}/commits/0", Body=b"v1\n{}")
     s3.put_object(Bucket=bucket, Key=f"{root}/offsets/1", Body=f'v1\n{{"batchWatermarkMs":0}}\n{OFFSETS}'.encode())
     settings = Settings(lake_url=s3_lake_url, stream_query_name="q")
