@@ -26,7 +26,8 @@ VALID_UNTIL = datetime(DATASET_LAST_DAY.year, DATASET_LAST_DAY.month, DATASET_LA
 
 #: Readings are GMT all year in the source (no DST gap or repeat); the message keeps that.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-TIMESTAMP_FORMAT_SPARK = "yyyy-MM-dd HH:mm:ss"
+#: What a reading time looks like on the wire (its length and shape are checked by the stream).
+TIMESTAMP_EXAMPLE = "2013-01-01 00:00:00"
 #: The daily weather file stamps local midnight in UTC, so its day is read in this zone.
 LOCAL_TIMEZONE = "Europe/London"
 HALF_HOUR = timedelta(minutes=30)

@@ -157,6 +157,12 @@ REJECT_CASES: list[tuple[Any, StreamRejectReason]] = [
     (message(timestamp=None), StreamRejectReason.MISSING_TIMESTAMP),
     (message(timestamp="2013-01-07T10:30"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
     (message(timestamp="2013-02-30 10:30:00"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
+    # what Spark's cast alone would take, but the contract's form is not
+    (message(timestamp="2013-01-07T10:30:00"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
+    (message(timestamp="2013-01-07 10:30:00.0000000"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
+    (message(timestamp="2013-01-07"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
+    (message(timestamp=" 2013-01-07 10:30:0"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
+    (message(timestamp="2013-01-07 10:30:00Z"), StreamRejectReason.UNPARSEABLE_TIMESTAMP),
     (message(energy_kwh=None), StreamRejectReason.MISSING_ENERGY),
     (message(energy_kwh="Null"), StreamRejectReason.NON_NUMERIC_ENERGY),
     (message(energy_kwh="NaN"), StreamRejectReason.NON_NUMERIC_ENERGY),
