@@ -9,6 +9,7 @@ from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.assets import lake_tables
 from smartmeter_assets.defs.lake.checks import build_lake_checks
 from smartmeter_assets.defs.lake.io_manager import LakeParquetIOManager
+from smartmeter_assets.defs.lake.maintenance import build_maintenance_job, build_maintenance_schedule
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
@@ -27,7 +28,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[*SOURCE_ASSETS, *KAFKA_ASSETS, lake_tables, *REPORT_ASSETS],
         asset_checks=[*SOURCE_CHECKS, *build_lake_checks(settings)],
-        jobs=[build_stream_job(settings.stream_query_name)],
+        jobs=[build_stream_job(settings.stream_query_name), build_maintenance_job()],
+        schedules=[build_maintenance_schedule(settings)],
         sensors=[build_stream_sensor(settings), build_replay_clock(settings)],
         resources={
             "io_manager": LakeParquetIOManager(url=settings.lake_root),

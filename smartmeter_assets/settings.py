@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     stream_max_failures: int = Field(default=5, ge=1)
     stream_failure_window_minutes: int = Field(default=30, ge=1)
     stream_lag_threshold: int = Field(default=500_000, ge=0, description="Max unread records (check).")
+    lake_maintenance_cron: str = Field(
+        default="17 * * * *", description="When the lake is compacted, vacuumed and checkpointed (cron)."
+    )
+    lake_vacuum_retention_hours: int = Field(
+        default=168, ge=0, description="Files no longer in the table are deleted once older than this."
+    )
     anomaly_rate_max: float = Field(
         default=0.05, ge=0, le=1, description="Upper bound of the anomaly-rate check (anomalies / raw)."
     )

@@ -1,9 +1,9 @@
 """``python -m smartmeter_assets.stream [--available-now]``: the stream job as a process.
 
 Settings come from ``SMARTMETER_*`` variables (the Dagster side passes ``Settings.to_env()``).
-Under Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` set) every micro-batch is logged and sent as a
-custom message (the batch dict of :mod:`smartmeter_assets.stream.progress`); an available-now run
-ends with ``{"totals": {...}}``. Any failure exits non-zero: never a silent success.
+Under Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` set) every micro-batch is logged (one line; its
+figures are in the lake's ``stream_progress`` table); an available-now run ends with the custom
+message ``{"totals": {...}}``. Any failure exits non-zero: never a silent success.
 
 Also a file ``spark-submit`` can run: it only uses absolute imports.
 """
@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         with _pipes() as pipes:
 
             def on_batch(figures: dict[str, Any]) -> None:
+                # A log line per batch, not a custom message: Dagster keeps a run's custom messages
+                # in memory, and a stream runs for months. The figures are in the lake's
+                # stream_progress table, committed with each batch.
                 if pipes is not None:
                     pipes.log.info(describe(figures))
-                    pipes.report_custom_message(figures)
 
             result = run_stream(
                 Settings(),
