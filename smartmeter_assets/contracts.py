@@ -142,9 +142,10 @@ INGESTION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # trimmed to milliseconds when 
 
 
 # --------------------------------------------------------------------------------------------
-# Derived columns and their boundaries, on London's wall clock (see LOCAL_TIMEZONE). Every band is half-open: it includes its lower bound
-# and excludes its upper one, so 5.0 °C is Mild, 15.0 Warm, 25.0 Hot; 0.2 kWh is Medium,
-# 0.5 High, 1.0 Very High. One rule, no ambiguity at the edges.
+# Derived columns and their boundaries; hours and days on London's wall clock (LOCAL_TIMEZONE).
+# Every band is half-open: it includes its lower bound and excludes its upper one, so 5.0 °C is
+# Mild, 15.0 Warm, 25.0 Hot; 0.2 kWh is Medium, 0.5 High, 1.0 Very High. One rule, no ambiguity
+# at the edges.
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Band:
