@@ -239,6 +239,7 @@ class SourceRejectReason(StrEnum):
     """A source CSV row that cannot become a reading / household / weather row."""
 
     MISSING_FIELD = "missing_field"  # blank id or timestamp, short row
+    TOO_MANY_FIELDS = "too_many_fields"  # a row wider than the header
     UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
     ENERGY_NULL = "energy_null"  # the literal ``Null`` or blank
     ENERGY_NOT_NUMERIC = "energy_not_numeric"
