@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import AGGREGATE_KEYS, AGGREGATED, RAW
-from smartmeter_assets.lake.delta import open_table, read_table
+from smartmeter_assets.lake.delta import read_table, table_dataset
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.stream.window import AGGREGATE_INPUT_COLUMNS, WindowSpec
@@ -107,20 +107,15 @@ def reading_counts_by_window_date(lake: Lake, spec: WindowSpec) -> list[DayCount
     """
     slide = int(spec.slide.total_seconds() * 1_000_000)
     length = int(spec.length.total_seconds() * 1_000_000)
-    raw_table, aggregated_table = open_table(lake, RAW), open_table(lake, AGGREGATED)
-    if raw_table is None and aggregated_table is None:
+    raw, aggregated = table_dataset(lake, RAW), table_dataset(lake, AGGREGATED)
+    if raw is None and aggregated is None:
         return []
     with duckdb.connect() as connection:
         connection.execute("SET threads TO 1")
         # Datasets, not tables: DuckDB reads only the columns the query names, batch by batch.
+        connection.register("raw", raw if raw is not None else lake_arrow_schema(RAW).empty_table())
         connection.register(
-            "raw", raw_table.to_pyarrow_dataset() if raw_table is not None else lake_arrow_schema(RAW).empty_table()
-        )
-        connection.register(
-            "aggregated",
-            aggregated_table.to_pyarrow_dataset()
-            if aggregated_table is not None
-            else lake_arrow_schema(AGGREGATED).empty_table(),
+            "aggregated", aggregated if aggregated is not None else lake_arrow_schema(AGGREGATED).empty_table()
         )
         rows = connection.sql(f"""
             WITH stamped AS (SELECT epoch_us(timestamp) AS us FROM raw),

@@ -31,7 +31,7 @@ from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
 from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, policy_of
 from smartmeter_assets.kafka.lag import measure_lag
 from smartmeter_assets.kafka.publish import published_days
-from smartmeter_assets.lake.delta import open_table
+from smartmeter_assets.lake.delta import open_table, table_dataset
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.reconciliation import reconcile
@@ -44,12 +44,12 @@ from smartmeter_assets.stream.window import WindowSpec
 
 def _dataset_sql(lake: Lake, table: LakeTable, sql: str) -> list[tuple]:
     """Run ``sql`` over the table registered as ``t`` (empty result when the table does not exist)."""
-    delta = open_table(lake, table)
-    if delta is None:
+    dataset = table_dataset(lake, table)
+    if dataset is None:
         return []
-    con = duckdb.connect()
-    con.register("t", delta.to_pyarrow_dataset())
-    return con.execute(sql).fetchall()
+    with duckdb.connect() as con:
+        con.register("t", dataset)
+        return con.execute(sql).fetchall()
 
 
 def reconciliation_counts(lake: Lake) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
