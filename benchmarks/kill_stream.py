@@ -19,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the kill loop is shared with the kill test
 
+from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.kafka.broker import EmbeddedBroker  # noqa: E402
 from smartmeter_assets.settings import Settings  # noqa: E402
 from smartmeter_assets_tests.stream_kill import kill_rounds  # noqa: E402
@@ -69,4 +70,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)  # the benchmark's status, never a library's crash at exit

@@ -33,6 +33,7 @@ from smartmeter_assets.contracts import (
     TARIFFS,
 )
 from smartmeter_assets.enrich import enrich_readings
+from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.kafka.broker import EmbeddedBroker
 from smartmeter_assets.kafka.message import encode_keys, encode_values, ingestion_timestamp
 from smartmeter_assets.kafka.publish import ProducerTuning, publish_readings
@@ -299,4 +300,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)  # the benchmark's status, never a library's crash at exit

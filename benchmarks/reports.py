@@ -23,6 +23,7 @@ from dagster import AssetKey, DagsterInstance, materialize  # noqa: E402
 from smartmeter_assets.defs.lake.resources import LakeResource  # noqa: E402
 from smartmeter_assets.defs.reports.assets import REPORT_ASSETS  # noqa: E402
 from smartmeter_assets.defs.sources.resources import SourceFilesResource  # noqa: E402
+from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.lake.storage import Lake  # noqa: E402
 from smartmeter_assets.reports.cli import print_report  # noqa: E402
 from smartmeter_assets.reports.lake_query import lake_connection  # noqa: E402
@@ -66,4 +67,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_entry_point(main)  # the benchmark's status, never a library's crash at exit

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from smartmeter_assets.exit_status import run_entry_point
+
 HERE = Path(__file__).resolve().parent
 FULL = os.environ.get("BENCH_FULL") == "1"
 
@@ -41,4 +43,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)  # the benchmark's status, never a library's crash at exit

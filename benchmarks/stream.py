@@ -42,6 +42,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests' reading generator is shared with the benchmarks
 
+from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.kafka.broker import EmbeddedBroker  # noqa: E402
 from smartmeter_assets.settings import Settings  # noqa: E402
 from smartmeter_assets_tests.stream_kill import job_environment  # noqa: E402
@@ -269,4 +270,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry_point(main)  # the benchmark's status, never a library's crash at exit

@@ -8,9 +8,13 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
+from pyarrow import ArrowException
 from tqdm import tqdm
 
+from smartmeter_assets.contracts import HOUSEHOLDS_FILE, WEATHER_DAILY_FILE, WEATHER_HOURLY_FILE
+from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.households import read_households
@@ -58,14 +62,22 @@ def _print_read(read: SourceRead, span: str) -> None:
 
 
 def _check_data(args: argparse.Namespace) -> int:
-    """Read all four sources like the assets do, without writing anything."""
+    """Read all four sources like the assets do, without writing anything.
+
+    An unreadable file ends the command with one line naming it and why, and exit status 2; the
+    rows a readable file cannot give are counted by reason, as the assets count them.
+    """
     data_dir = Path(args.data_dir)
+    reading: Path = data_dir
     try:
-        for reader, span in (
-            (read_households, "meter_id"),
-            (read_weather_hourly, "time"),
-            (read_weather_daily, "day"),
+        if not data_dir.is_dir():
+            raise SourceFileError(f"{data_dir}: {'not a folder' if data_dir.exists() else 'folder not found'}")
+        for reader, span, source in (
+            (read_households, "meter_id", HOUSEHOLDS_FILE),
+            (read_weather_hourly, "time", WEATHER_HOURLY_FILE),
+            (read_weather_daily, "day", WEATHER_DAILY_FILE),
         ):
+            reading = data_dir / source
             _print_read(reader(data_dir), span)
         blocks = block_files(data_dir)
         if not blocks:
@@ -78,6 +90,7 @@ def _check_data(args: argparse.Namespace) -> int:
         first, last = [], []
         with tqdm(blocks, unit="block", desc="reading blocks", disable=args.quiet) as bar:
             for path in bar:
+                reading = path
                 read = read_block(path)
                 totals.update(rows=read.rows_read, kept=len(read.frame), duplicates=read.duplicates_dropped)
                 rejects.update(read.rejects_by_reason())
@@ -87,6 +100,10 @@ def _check_data(args: argparse.Namespace) -> int:
                 bar.set_postfix(rows=f"{totals['rows']:,}")
     except SourceFileError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, ArrowException) as error:  # a damage the readers did not foresee
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"error: {reading}: unreadable ({type(error).__name__}: {reason})", file=sys.stderr)
         return 2
     reasons = ", ".join(f"{k}={v:,}" for k, v in sorted(rejects.items())) or "none"
     span = f"{min(first)} .. {max(last)}" if first else "-"
@@ -104,12 +121,15 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from smartmeter_assets.headless import PipelineRunError, run_pipeline
+    from smartmeter_assets.headless import NothingToPublishError, PipelineRunError, run_pipeline
 
     overrides = {"data_dir": Path(args.data_dir)} if args.data_dir else {}
     settings = Settings(**overrides)
     try:
-        summary = run_pipeline(settings, days=args.days, progress=not args.quiet)
+        summary = run_pipeline(settings, days=args.days, first_day=args.first_day, progress=not args.quiet)
+    except NothingToPublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except PipelineRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -158,6 +178,13 @@ def _install_jars(args: argparse.Namespace) -> int:
         return 2
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartmeter", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -190,7 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the pipeline headless; prints one JSON summary line")
     run.add_argument("--data-dir", help="Kaggle-format data folder (default: SMARTMETER_DATA_DIR or data/sample)")
-    run.add_argument("--days", type=int, help="publish only the first N staged days")
+    run.add_argument(
+        "--from",
+        dest="first_day",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="publish from this day on (default: the first staged day)",
+    )
+    run.add_argument("--days", type=_positive, help="publish only N staged days (from --from, or the first)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
@@ -218,5 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.handler(args))
 
 
+def run() -> NoReturn:
+    """The ``smartmeter`` console script: :func:`main`, ending with its status (exit_status.py)."""
+    run_entry_point(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -12,8 +12,9 @@ The facts about the source files below were read off real copies of the Kaggle d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 # --------------------------------------------------------------------------------------------
 # The dataset's span
@@ -24,13 +25,23 @@ DATASET_LAST_DAY = date(2014, 2, 28)
 VALID_FROM = datetime(DATASET_FIRST_DAY.year, DATASET_FIRST_DAY.month, DATASET_FIRST_DAY.day)
 VALID_UNTIL = datetime(DATASET_LAST_DAY.year, DATASET_LAST_DAY.month, DATASET_LAST_DAY.day) + timedelta(days=1)
 
-#: Readings are GMT all year in the source (no DST gap or repeat); the message keeps that.
+#: Readings are GMT all year in the source (no DST gap or repeat); the message, ``raw/`` and the
+#: partition column ``reading_date`` keep that (the stored timestamp is GMT as read).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: What a reading time looks like on the wire (its length and shape are checked by the stream).
 TIMESTAMP_EXAMPLE = "2013-01-01 00:00:00"
-#: The daily weather file stamps local midnight in UTC, so its day is read in this zone.
+#: London's wall clock. Every derived column (hour_of_day, day_of_week, is_peak_hour, is_weekend)
+#: and every anomaly rule window is read on it: a utility's evening peak is 17:00-21:00 on the
+#: clock on the wall, so a summer reading stamped 16:30 GMT (17:30 BST) is in the peak. A London
+#: day therefore has 46 half-hours when the clocks go forward and 50 when they go back. The daily
+#: weather file stamps local midnight in UTC, so its day is read in this zone too.
 LOCAL_TIMEZONE = "Europe/London"
 HALF_HOUR = timedelta(minutes=30)
+
+
+def london_wall_clock(gmt: datetime) -> datetime:
+    """The London wall-clock time (naive) of a naive GMT stamp: the reference the Spark side must agree with."""
+    return gmt.replace(tzinfo=UTC).astimezone(ZoneInfo(LOCAL_TIMEZONE)).replace(tzinfo=None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,9 +143,10 @@ INGESTION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # trimmed to milliseconds when 
 
 
 # --------------------------------------------------------------------------------------------
-# Derived columns and their boundaries. Every band is half-open: it includes its lower bound
-# and excludes its upper one, so 5.0 °C is Mild, 15.0 Warm, 25.0 Hot; 0.2 kWh is Medium,
-# 0.5 High, 1.0 Very High. One rule, no ambiguity at the edges.
+# Derived columns and their boundaries; hours and days on London's wall clock (LOCAL_TIMEZONE).
+# Every band is half-open: it includes its lower bound and excludes its upper one, so 5.0 °C is
+# Mild, 15.0 Warm, 25.0 Hot; 0.2 kWh is Medium, 0.5 High, 1.0 Very High. One rule, no ambiguity
+# at the edges.
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Band:
@@ -162,9 +174,9 @@ CONSUMPTION_LEVELS: tuple[Band, ...] = (
     Band("Very High", 1.0, None),
 )
 
-#: Evening peak: PEAK_HOURS[0] <= hour_of_day < PEAK_HOURS[1].
+#: Evening peak: PEAK_HOURS[0] <= hour_of_day < PEAK_HOURS[1] (London local hours).
 PEAK_HOURS = (17, 21)
-#: day_of_week follows Spark's dayofweek(): 1 = Sunday .. 7 = Saturday.
+#: day_of_week follows Spark's dayofweek(): 1 = Sunday .. 7 = Saturday (the London local day).
 SUNDAY, SATURDAY = 1, 7
 WEEKEND_DAYS = (SUNDAY, SATURDAY)
 
@@ -197,7 +209,7 @@ class AnomalyReason(StrEnum):
 class AnomalyRule:
     reason: AnomalyReason
     threshold_setting: str  # name of the Settings field holding the kWh threshold (exceeded: >)
-    hours: tuple[int, int] | None  # start <= hour_of_day < end; None = any hour
+    hours: tuple[int, int] | None  # start <= hour_of_day < end (London local); None = any hour
     weekend_only: bool
 
 
@@ -228,6 +240,7 @@ class SourceRejectReason(StrEnum):
     """A source CSV row that cannot become a reading / household / weather row."""
 
     MISSING_FIELD = "missing_field"  # blank id or timestamp, short row
+    TOO_MANY_FIELDS = "too_many_fields"  # a row wider than the header
     UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
     ENERGY_NULL = "energy_null"  # the literal ``Null`` or blank
     ENERGY_NOT_NUMERIC = "energy_not_numeric"

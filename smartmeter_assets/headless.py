@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import date
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from tqdm import tqdm
@@ -39,6 +40,16 @@ log = logging.getLogger(__name__)
 
 class PipelineRunError(RuntimeError):
     """A step of the headless run failed (its Dagster run failed)."""
+
+
+class NothingToPublishError(PipelineRunError):
+    """The chosen range holds no staged day: the user asked for something the data does not have."""
+
+
+def days_to_publish(staged: list[date], first_day: date | None, days: int | None) -> list[date]:
+    """The staged days a run publishes: from ``first_day`` (default: the first staged day), ``days`` of them."""
+    chosen = [day for day in staged if first_day is None or day >= first_day]
+    return chosen[:days] if days else chosen
 
 
 @dataclass
@@ -81,8 +92,13 @@ def materialize_sources(defs: Definitions, instance: DagsterInstance) -> Execute
     return result
 
 
-def run_pipeline(settings: Settings, days: int | None = None, progress: bool = True) -> Summary:
-    """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports."""
+def run_pipeline(
+    settings: Settings, days: int | None = None, progress: bool = True, first_day: date | None = None
+) -> Summary:
+    """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports.
+
+    ``first_day`` and ``days`` choose the range replayed (``smartmeter run --from D --days N``).
+    """
     started = time.perf_counter()
     home = prepare_dagster_home(settings)
     os.environ.update({**spark_environment(), "DAGSTER_HOME": str(home)})
@@ -114,7 +130,13 @@ def run_pipeline(settings: Settings, days: int | None = None, progress: bool = T
             _checks_of(materialize_sources(defs, instance), summary)
             bar.update(1)
 
-            to_publish = publishable_days(lake)[: days if days else None]
+            staged = publishable_days(lake)
+            to_publish = days_to_publish(staged, first_day, days)
+            if not to_publish:
+                span = f"{staged[0]} .. {staged[-1]}" if staged else "none"
+                raise NothingToPublishError(
+                    f"no staged day to publish from {first_day or 'the start'} (staged days: {span})"
+                )
             summary.days = len(to_publish)
             bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)

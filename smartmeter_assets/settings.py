@@ -70,12 +70,6 @@ class Settings(BaseSettings):
     )
     window_minutes: int = Field(default=30, ge=1)
     window_slide_minutes: int = Field(default=30, ge=1)
-    watermark_minutes: int = Field(
-        default=6 * 60,
-        ge=0,
-        description="Event-time lateness tolerated before a row is dropped from the aggregates. "
-        "A day-by-day replay consumes partitions unevenly, so this is hours, not minutes.",
-    )
 
     # --- anomaly thresholds (kWh per half hour; the rules themselves are in contracts) -----
     extreme_consumption_kwh: float = 2.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +11,6 @@ from deltalake import write_deltalake
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW
 from smartmeter_assets.definitions import build_definitions
-from smartmeter_assets.lake.progress import record_batch
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.lake_builder import raw_row, write_rows
@@ -58,14 +57,27 @@ def test_anomaly_rate_passes_in_band_and_fails_above_it_or_when_tables_disagree(
     assert run_checks(settings, ("lake_anomalies", "anomaly_rate")) == {("lake_anomalies", "anomaly_rate"): False}
 
 
-def test_watermark_drops_fail_the_check(tmp_path: Path) -> None:
+def test_watermark_drops_passes_when_every_raw_reading_is_aggregated_and_fails_otherwise(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     lake = Lake(settings.lake_root)
-    record_batch(
-        lake, f"{settings.stream_query_name}:s", settings.stream_query_name, {"batch_id": 0, "late_rows_dropped": 0}
-    )
-    assert run_checks(settings, ("lake_aggregated", "watermark_drops"))[("lake_aggregated", "watermark_drops")]
-    record_batch(
-        lake, f"{settings.stream_query_name}:s", settings.stream_query_name, {"batch_id": 1, "late_rows_dropped": 3}
-    )
-    assert not run_checks(settings, ("lake_aggregated", "watermark_drops"))[("lake_aggregated", "watermark_drops")]
+    check = ("lake_aggregated", "watermark_drops")
+    assert run_checks(settings, check)[check]  # an empty lake lost nothing
+    readings = [raw_row(f"M{i}", datetime(2013, 1, d, 10, 30), 0.1) for i in range(3) for d in (1, 2)]
+    write_rows(lake, RAW, readings)
+    for day in (1, 2):
+        write_rows(lake, AGGREGATED, [window_row(datetime(2013, 1, day, 10, 30), readings=3)])
+    assert run_checks(settings, check)[check]
+
+    write_rows(lake, RAW, [raw_row("M9", datetime(2013, 1, 1, 23, 30), 0.1)])  # streamed, never aggregated
+    assert not run_checks(settings, check)[check]
+    write_rows(lake, AGGREGATED, [window_row(datetime(2013, 1, 1, 23, 30), readings=1)])
+    assert run_checks(settings, check)[check]
+
+
+def window_row(start: datetime, readings: int) -> dict[str, object]:
+    return {
+        "window_start": start,
+        "window_end": start + timedelta(minutes=30),
+        "reading_count": readings,
+        "window_date": start.date(),
+    }

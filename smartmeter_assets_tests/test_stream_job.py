@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pytest
 from pyspark.sql import SparkSession
 
@@ -89,6 +90,37 @@ def test_the_job_fills_the_lake_and_resumes_from_its_checkpoint(
     published.readings |= more.readings
     published.poison += more.poison
     assert_lake_matches(lake, settings, published)
+
+
+def test_days_streamed_out_of_order_are_all_aggregated(
+    spark: SparkSession, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A user backfilling older days after newer ones, in bulk and one by one: every reading counts.
+
+    Day 5 first; then days 1, 2 and 4 in one bulk run (batches smaller than a day, so partitions
+    are consumed unevenly); then day 3 alone. With a global watermark days 1-4 were dropped.
+    """
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"order-{uuid.uuid4().hex[:8]}",
+        spark_max_records_per_batch=700,
+    )  # fmt: skip
+    ensure_topic(kafka_bootstrap, settings.kafka_topic)
+    day = 48 * METERS
+    lake = Lake.from_settings(settings)
+    published = Published()
+    dropped = 0
+    for days in ((5,), (1, 2, 4), (3,)):
+        for number in days:
+            publish(
+                kafka_bootstrap, settings.kafka_topic, (number - 1) * day, day, METERS, poison_every=900, into=published
+            )
+        totals = run_stream(settings, available_now=True)
+        dropped += totals["late_rows_dropped"]
+        assert_lake_matches(lake, settings, published)
+        counted = pc.sum(read_table(lake, AGGREGATED)["reading_count"]).as_py()
+        assert counted == read_table(lake, RAW, columns=["meter_id"]).num_rows == len(published.readings)
+    assert dropped == 0
+    assert len(published.readings) == 5 * day
 
 
 def test_a_restarted_broker_keeps_the_topic_and_the_stream_goes_on_where_it_was(

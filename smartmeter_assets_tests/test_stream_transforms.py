@@ -26,6 +26,7 @@ from smartmeter_assets.contracts import (
     StreamRejectReason,
     anomaly_reasons,
     band_of,
+    london_wall_clock,
 )
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.settings import Settings
@@ -110,18 +111,59 @@ def test_temperature_band_and_consumption_level_at_every_boundary(spark: SparkSe
     assert (by_temperature[5.0], by_temperature[15.0], by_temperature[25.0]) == ("Mild", "Warm", "Hot")
 
 
-def test_time_columns_every_hour_of_a_week(spark: SparkSession) -> None:
-    start = datetime(2013, 1, 5)  # a Saturday
-    stamps = [start + timedelta(minutes=30 * i) for i in range(7 * 48)]
+def _contract_day_of_week(moment: datetime) -> int:
+    return moment.isoweekday() % 7 + 1  # Python: Monday=1..Sunday=7 -> the contract: Sunday=1
+
+
+def _time_columns(spark: SparkSession, start: datetime, half_hours: int) -> list[tuple[datetime, dict[str, Any]]]:
+    """Every GMT half-hour from ``start`` through the stream's transforms, checked against the reference."""
+    stamps = [start + timedelta(minutes=30 * i) for i in range(half_hours)]
     rows = classified_rows(spark, [message(timestamp=s.strftime(contracts.TIMESTAMP_FORMAT)) for s in stamps])
     for stamp, row in zip(stamps, rows, strict=True):
-        day_of_week = stamp.isoweekday() % 7 + 1  # Python: Monday=1..Sunday=7 -> Spark: Sunday=1
-        assert row["hour_of_day"] == stamp.hour
-        assert row["day_of_week"] == day_of_week
-        assert row["is_peak_hour"] == (PEAK_HOURS[0] <= stamp.hour < PEAK_HOURS[1])
-        assert row["is_weekend"] == (day_of_week in WEEKEND_DAYS)
-        assert row["reading_date"] == stamp.date()
+        local = london_wall_clock(stamp)
+        day_of_week = _contract_day_of_week(local)
+        assert row["timestamp"] == stamp, "the stored timestamp stays GMT as read"
+        assert row["reading_date"] == stamp.date(), "the partition is the GMT day of the stored timestamp"
+        assert row["hour_of_day"] == local.hour, stamp
+        assert row["day_of_week"] == day_of_week, stamp
+        assert row["is_peak_hour"] == (PEAK_HOURS[0] <= local.hour < PEAK_HOURS[1]), stamp
+        assert row["is_weekend"] == (day_of_week in WEEKEND_DAYS), stamp
+    return list(zip(stamps, rows, strict=True))
+
+
+def test_time_columns_every_hour_of_a_winter_week(spark: SparkSession) -> None:
+    rows = [row for _, row in _time_columns(spark, datetime(2013, 1, 5), 7 * 48)]  # from a Saturday, GMT = London
     assert {rows[0]["day_of_week"], rows[48]["day_of_week"]} == {7, 1}  # Saturday, Sunday
+    assert [row["hour_of_day"] for row in rows[:48:2]] == list(range(24))
+
+
+def test_summer_readings_are_read_on_londons_clock(spark: SparkSession) -> None:
+    rows = dict(_time_columns(spark, datetime(2013, 7, 5), 3 * 48))  # Friday 2013-07-05 .. Sunday, BST
+    assert rows[datetime(2013, 7, 5, 16, 30)]["is_peak_hour"]  # 17:30 in London
+    assert rows[datetime(2013, 7, 5, 16, 30)]["hour_of_day"] == 17
+    assert not rows[datetime(2013, 7, 5, 20, 0)]["is_peak_hour"]  # 21:00 in London
+    assert rows[datetime(2013, 7, 5, 23, 0)]["day_of_week"] == 7  # Friday 23:00 GMT is Saturday 00:00 BST
+    assert rows[datetime(2013, 7, 5, 23, 0)]["is_weekend"]
+    assert not rows[datetime(2013, 7, 7, 23, 0)]["is_weekend"]  # Sunday 23:00 GMT is Monday 00:00 BST
+
+
+@pytest.mark.parametrize(
+    ("sunday", "half_hours", "hour_counts"),
+    [
+        ("2013-03-31", 46, {0: 2, 1: 0, 2: 2}),  # clocks forward at 01:00 GMT: 01:00-02:00 never shows
+        ("2013-10-27", 50, {0: 2, 1: 4, 2: 2}),  # clocks back at 01:00 GMT: 01:00-02:00 shows twice
+    ],
+)
+def test_clock_change_days_have_46_and_50_half_hours(
+    spark: SparkSession, sunday: str, half_hours: int, hour_counts: dict[int, int]
+) -> None:
+    """A day of the week on London's clock holds 46 / 50 readings at the changes (Spark's own count)."""
+    saturday = datetime.fromisoformat(sunday) - timedelta(days=1)
+    rows = [row for _, row in _time_columns(spark, saturday, 3 * 48)]  # Saturday .. Monday, GMT
+    on_sunday = [row for row in rows if row["day_of_week"] == contracts.SUNDAY]
+    assert len(on_sunday) == half_hours
+    assert {h: sum(row["hour_of_day"] == h for row in on_sunday) for h in hour_counts} == hour_counts
+    assert len(rows) - len(on_sunday) == 3 * 48 - half_hours
 
 
 def test_anomaly_rules_at_every_threshold_hour_and_day(spark: SparkSession) -> None:
@@ -144,6 +186,24 @@ def test_anomaly_rules_at_every_threshold_hour_and_day(spark: SparkSession) -> N
     assert [r["anomaly_reasons"] for r in both if r["hour_of_day"] == 16] == [
         ["extreme_consumption", "weekend_daytime_consumption"]
     ]
+
+
+def test_rule_windows_are_londons_in_summer(spark: SparkSession) -> None:
+    """Night (02-05) and weekend-daytime (09-17) windows are read on London's clock, BST included."""
+    cases = {
+        "2013-07-02 00:30:00": [],  # 01:30 BST: before the night window
+        "2013-07-02 01:00:00": ["night_consumption"],  # 02:00 BST
+        "2013-07-02 03:30:00": ["night_consumption"],  # 04:30 BST
+        "2013-07-02 04:00:00": [],  # 05:00 BST
+        "2013-07-06 07:30:00": [],  # Saturday 08:30 BST
+        "2013-07-06 08:00:00": ["weekend_daytime_consumption"],  # Saturday 09:00 BST
+        "2013-07-06 15:30:00": ["weekend_daytime_consumption"],  # Saturday 16:30 BST
+        "2013-07-06 16:00:00": [],  # Saturday 17:00 BST
+    }
+    rows = classified_rows(spark, [message(timestamp=stamp, energy_kwh=1.6) for stamp in cases])
+    assert [row["anomaly_reasons"] for row in rows] == list(cases.values())
+    for row in rows:  # the reference agrees on the London hours
+        assert row["anomaly_reasons"] == anomaly_reasons(1.6, row["hour_of_day"], row["day_of_week"], THRESHOLDS)
 
 
 REJECT_CASES: list[tuple[Any, StreamRejectReason]] = [

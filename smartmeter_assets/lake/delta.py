@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -33,6 +35,26 @@ def open_table(lake: Lake, table: LakeTable) -> DeltaTable | None:
         return None
 
 
+def arrow_dataset(lake: Lake, delta: DeltaTable, location: str) -> pads.Dataset:
+    """The Delta table's current files as an Arrow dataset read through pyarrow's own filesystem.
+
+    Not delta-rs' default (its Python filesystem handler, called from pyarrow's C++ threads): with
+    that, a process that read a table aborts at interpreter exit about one run in ten
+    (delta-io/delta-rs#2184, see :mod:`smartmeter_assets.exit_status`). pyarrow's local and S3
+    filesystems read the same files, with the same credentials as the staged sources.
+    ``location`` is the table's folder as :meth:`Lake.url` spells it.
+    """
+    filesystem, _ = lake.filesystem()
+    root = location.removeprefix("s3://") if lake.is_s3 else location
+    return delta.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, filesystem))
+
+
+def table_dataset(lake: Lake, table: LakeTable) -> pads.Dataset | None:
+    """The table as an Arrow dataset (:func:`arrow_dataset`), or None when it does not exist yet."""
+    delta = open_table(lake, table)
+    return None if delta is None else arrow_dataset(lake, delta, table_uri(lake, table))
+
+
 def read_table(
     lake: Lake,
     table: LakeTable,
@@ -46,8 +68,8 @@ def read_table(
     schema = lake_arrow_schema(table)
     if columns is not None:
         schema = pa.schema([schema.field(name) for name in columns])
-    delta = open_table(lake, table)
-    if delta is None:
+    dataset = table_dataset(lake, table)
+    if dataset is None:
         return schema.empty_table()
-    data = delta.to_pyarrow_dataset().to_table(columns=list(schema.names), filter=filter)
+    data = dataset.to_table(columns=list(schema.names), filter=filter)
     return data.cast(schema)

@@ -19,36 +19,26 @@ from smartmeter_assets.sources.source_read import (
     duplicate_key_rejects,
     make_rejects,
     raw_lines,
-    require_columns,
-    require_file,
+    read_csv_text,
 )
-
-
-def read_csv_as_text(path: Path) -> pd.DataFrame:
-    """Every field as text, blanks as empty strings: parsing is ours, so nothing is guessed."""
-    frame = pd.read_csv(require_file(path), dtype=str, keep_default_na=False, skipinitialspace=False)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for column in frame.columns:
-        frame[column] = frame[column].str.strip()
-    frame["__line"] = frame.index.to_numpy() + 2  # 1-based, after the header line
-    return frame
 
 
 def read_households(data_dir: Path) -> SourceRead:
     """Households with the category normalised: ``ACORN-U`` and ``ACORN-`` become Unknown."""
     path = data_dir / HOUSEHOLDS_FILE
-    text = read_csv_as_text(path)
-    require_columns(path, list(text.columns), HOUSEHOLD_COLUMNS)
-    rows_read = len(text)
+    csv_text = read_csv_text(path, HOUSEHOLD_COLUMNS)
+    text = csv_text.frame
+    rows_read = csv_text.rows_read
 
     missing = text["LCLid"].eq("")
     rejects = [
+        csv_text.rejects,
         make_rejects(
             path.name,
             text.loc[missing, "__line"],
             SourceRejectReason.MISSING_FIELD.value,
             raw_lines(text[missing], HOUSEHOLD_COLUMNS),
-        )
+        ),
     ]
     kept, duplicates = duplicate_key_rejects(path, text[~missing], ["LCLid"], HOUSEHOLD_COLUMNS)
     rejects.append(duplicates)

@@ -26,12 +26,8 @@ from smartmeter_assets.contracts import (
     TIMESTAMP_LENGTH,
     SourceRejectReason,
 )
-from smartmeter_assets.sources.source_read import (
-    SourceFileError,
-    SourceRead,
-    make_rejects,
-    require_file,
-)
+from smartmeter_assets.sources.source_file import SNIFF_BYTES, check_source_file, unreadable
+from smartmeter_assets.sources.source_read import SourceRead, make_rejects, malformed_rejects
 
 _BLOCK_NUMBER = re.compile(r"block_(\d+)\.csv$")
 #: A plain decimal number (what the source writes); anything else is not a reading.
@@ -56,17 +52,18 @@ def block_name(path: Path) -> str:
     return f"block_{match.group(1)}" if match else path.stem
 
 
-def _read_text_table(path: Path) -> tuple[pa.Table, list[tuple[int | None, str]]]:
-    """The block as an all-text Arrow table, plus the malformed lines pyarrow had to skip."""
-    malformed: list[tuple[int | None, str]] = []
+def _read_text_table(path: Path) -> tuple[pa.Table, list[pacsv.InvalidRow]]:
+    """The block as an all-text Arrow table, plus the rows of the wrong width pyarrow set aside."""
+    check_source_file(path, READING_COLUMNS)  # one clear error for a file that is not a block at all
+    malformed: list[pacsv.InvalidRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        malformed.append((row.number, row.text))
+        malformed.append(row)
         return "skip"
 
     try:
         table = pacsv.read_csv(
-            require_file(path),
+            path,
             read_options=pacsv.ReadOptions(block_size=16 << 20),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row),
             convert_options=pacsv.ConvertOptions(
@@ -75,8 +72,12 @@ def _read_text_table(path: Path) -> tuple[pa.Table, list[tuple[int | None, str]]
                 include_columns=list(READING_COLUMNS),
             ),
         )
-    except (pa.ArrowInvalid, KeyError) as error:
-        raise SourceFileError(f"{path.name}: not a readable readings block ({error})") from error
+    except pa.ArrowInvalid as error:
+        if "UTF8" in str(error) or "UTF-8" in str(error):
+            raise unreadable(path, f"not UTF-8 text past its first {SNIFF_BYTES >> 20} MiB") from error
+        raise unreadable(path, f"not a readable readings block ({str(error).splitlines()[0]})") from error
+    except OSError as error:
+        raise unreadable(path, f"cannot be read ({error})") from error
     return table, malformed
 
 
@@ -133,14 +134,7 @@ def read_block(path: Path) -> SourceRead:
     )  # a Python loop over the rejected rows only, which are few
     rejects = [make_rejects(path.name, rejected["line"], reason.loc[rejected.index], raw)]
     if malformed:
-        rejects.append(
-            make_rejects(
-                path.name,
-                pd.Series([number if number is not None else -1 for number, _ in malformed]),
-                SourceRejectReason.MISSING_FIELD.value,
-                pd.Series([text for _, text in malformed]),
-            )
-        )
+        rejects.append(malformed_rejects(path, malformed))
 
     readings = pd.DataFrame(
         {

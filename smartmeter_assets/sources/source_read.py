@@ -9,13 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from smartmeter_assets.contracts import SOURCE_REJECT_COLUMNS, SourceRejectReason
+from smartmeter_assets.sources.source_file import (
+    SNIFF_BYTES,
+    SourceFileError,
+    check_source_file,
+    unreadable,
+)
 
-
-class SourceFileError(RuntimeError):
-    """A source file is missing or unreadable as a whole (wrong header, not CSV)."""
+__all__ = ["SourceFileError", "SourceRead", "read_csv_text"]  # SourceFileError: where callers look for it
 
 
 def empty_rejects() -> pd.DataFrame:
@@ -59,19 +66,84 @@ class SourceRead:
         return self.rows_read == len(self.frame) + len(self.rejects) + self.duplicates_dropped
 
 
-def require_file(path: Path) -> Path:
-    if not path.is_file():
-        raise SourceFileError(f"source file not found: {path}")
-    return path
-
-
 def require_columns(path: Path, found: list[str], expected: tuple[str, ...]) -> None:
     missing = [name for name in expected if name not in found]
     if missing:
-        raise SourceFileError(
-            f"{path.name}: missing column(s) {missing}; found {found[:12]}; "
-            "is this the Kaggle 'Smart Meters in London' file, unchanged?"
+        raise unreadable(
+            path,
+            f"missing column(s) {missing}; found {found[:12]}; "
+            "is this the Kaggle 'Smart Meters in London' file, unchanged?",
         )
+
+
+@dataclass
+class CsvText:
+    """A small source file as text: the rows of the header's width, and the rows that are not."""
+
+    frame: pd.DataFrame  # every field as stripped text (blanks are ""), plus ``__line``
+    rejects: pd.DataFrame  # rows with a field too few or too many
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.rejects)
+
+
+def read_csv_text(path: Path, columns: tuple[str, ...]) -> CsvText:
+    """Every field as text, blanks as empty strings: parsing is ours, so nothing is guessed.
+
+    The file is checked first (:func:`check_source_file`: readable, UTF-8, the right header), so a
+    bad file is one clear :class:`SourceFileError`; a row of the wrong width (a truncated last line
+    included) is a reject with its line number, counted. pyarrow's reader on one thread, because it
+    hands over such rows with their exact line numbers instead of failing the file or dropping
+    them; the households and weather files are small (at most ~21,000 rows).
+    """
+    header = check_source_file(path, columns)
+    malformed: list[pacsv.InvalidRow] = []
+
+    def keep_aside(row: pacsv.InvalidRow) -> str:
+        malformed.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_aside),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        reason = str(error).strip().splitlines()[0]
+        if "UTF8" in reason or "UTF-8" in reason:
+            reason = f"not UTF-8 text past its first {SNIFF_BYTES >> 20} MiB"
+        raise unreadable(path, f"not a readable CSV file ({reason})") from error
+    except OSError as error:
+        raise unreadable(path, f"cannot be read ({error})") from error
+    frame = table.to_pandas()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in frame.columns:
+        frame[column] = frame[column].str.strip()
+    bad_lines = [row.number for row in malformed if row.number is not None]
+    # 1-based line numbers of the kept rows: every line after the header but the set-aside ones
+    frame["__line"] = np.setdiff1d(np.arange(2, 2 + len(frame) + len(bad_lines)), bad_lines)[: len(frame)]
+    return CsvText(frame, malformed_rejects(path, malformed))
+
+
+def malformed_rejects(path: Path, malformed: list[pacsv.InvalidRow]) -> pd.DataFrame:
+    """Rows with a field too few (``missing_field``) or too many (``too_many_fields``), with their text."""
+    reasons = [
+        SourceRejectReason.MISSING_FIELD.value
+        if row.actual_columns < row.expected_columns
+        else SourceRejectReason.TOO_MANY_FIELDS.value
+        for row in malformed
+    ]
+    return make_rejects(
+        path.name,
+        pd.Series([row.number if row.number is not None else -1 for row in malformed]),
+        pd.Series(reasons, dtype="object"),
+        pd.Series([row.text for row in malformed], dtype="object"),
+    )
 
 
 def raw_lines(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:

@@ -24,13 +24,12 @@ from smartmeter_assets.contracts import (
     WEATHER_HOURLY_FILE,
     SourceRejectReason,
 )
-from smartmeter_assets.sources.households import read_csv_as_text
 from smartmeter_assets.sources.source_read import (
     SourceRead,
     duplicate_key_rejects,
     make_rejects,
     raw_lines,
-    require_columns,
+    read_csv_text,
 )
 
 #: source column -> staged column, for the numeric hourly fields (blank or garbage -> null)
@@ -87,8 +86,8 @@ def _read_keyed(
     texts: dict[str, str],
 ) -> SourceRead:
     """One weather file: rows keyed by ``key_of(time)``, bad stamps and repeated keys rejected."""
-    text = read_csv_as_text(path)
-    require_columns(path, list(text.columns), columns)
+    csv_text = read_csv_text(path, columns)
+    text = csv_text.frame
     times = parse_times(text["time"])
     bad = times.isna()
     text["__key"] = None
@@ -99,8 +98,8 @@ def _read_keyed(
     return SourceRead(
         source_file=path.name,
         frame=frame,
-        rows_read=len(text),
-        rejects=pd.concat([_unparseable(path, text, bad, columns), duplicates], ignore_index=True),
+        rows_read=csv_text.rows_read,
+        rejects=pd.concat([csv_text.rejects, _unparseable(path, text, bad, columns), duplicates], ignore_index=True),
     )
 
 

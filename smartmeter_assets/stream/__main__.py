@@ -15,10 +15,10 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from typing import Any
 
+from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.progress import describe
@@ -95,4 +95,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_entry_point(main)  # the job's status, never a library's crash at interpreter exit

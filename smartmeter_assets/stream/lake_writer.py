@@ -48,11 +48,10 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.stream.batch import first_of_each_reading, not_in, partition_ends, split_classified
 from smartmeter_assets.stream.window import (
     AGGREGATE_INPUT_COLUMNS,
-    OpenWindows,
     WindowSpec,
-    open_windows,
-    readings_needed,
+    readings_filter,
     recompute,
+    touched_days,
 )
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ class BatchWrite:
     duplicate_rows: int = 0
     anomaly_rows: int = 0
     aggregated_rows_written: int = 0
-    late_rows_dropped: int = 0
+    late_rows_dropped: int = 0  # always 0: no reading is dropped from the aggregates (window.py)
     newest_event_time: str | None = None
     replayed_tables: list[str] = field(default_factory=list)  # already committed: skipped
     step_ms: dict[str, int] = field(default_factory=dict)  # where the batch's time went
@@ -106,19 +105,6 @@ def committed_version(lake: Lake, table: LakeTable, writer: str) -> int | None:
     """The last batch id ``writer`` committed to ``table`` (None: never)."""
     delta = open_table(lake, table)
     return None if delta is None else delta.transaction_version(app_id(writer, table))
-
-
-def newest_event_time(lake: Lake, table: LakeTable) -> datetime | None:
-    """Max of the table's event-time column, from the Delta log's file statistics (no data read)."""
-    delta = open_table(lake, table)
-    if delta is None:
-        return None
-    actions = pa.table(delta.get_add_actions(flatten=True))
-    column = f"max.{table.event_time_column}"
-    if actions.num_rows == 0 or column not in actions.column_names:
-        return None
-    newest = pc.max(actions[column]).as_py()
-    return newest.replace(tzinfo=None) if isinstance(newest, datetime) else newest
 
 
 def _sql_time(moment: datetime) -> str:
@@ -238,30 +224,25 @@ class LakeWriter:
         return not_in(rejects, known, REJECT_KEY)
 
     def _write_aggregates(self, new: pa.Table, batch_id: int, result: BatchWrite) -> None:
-        newest = newest_event_time(self.lake, RAW)  # raw/ before this batch
-        watermark = None if newest is None else newest - self.windows.watermark
-        span: OpenWindows = open_windows(new, self.windows, watermark)
-        result.late_rows_dropped = span.late_rows
-        if not span.touched:
+        """Recompute every window the new readings fall in, day by day, from ``raw/`` plus them.
+
+        No reading is ever left out (window.py: no watermark), so ``late_rows_dropped`` stays 0.
+        """
+        touched = touched_days(new, self.windows)
+        if not touched:
             return
         if self._done(AGGREGATED, batch_id):
             result.replayed_tables.append(AGGREGATED.name)
             return
-        since, until = readings_needed(span, self.windows)
-        in_span = (
-            (pc.field("reading_date") >= pa.scalar(since.date(), pa.date32()))
-            & (pc.field("reading_date") <= pa.scalar(until.date(), pa.date32()))
-            & (pc.field("timestamp") >= pa.scalar(since, pa.timestamp("us")))
-            & (pc.field("timestamp") < pa.scalar(until, pa.timestamp("us")))
+        columns = list(AGGREGATE_INPUT_COLUMNS)
+        earlier = read_table(self.lake, RAW, columns=columns, filter=readings_filter(touched, self.windows))
+        readings = pa.concat_tables([earlier, new.select(columns).cast(earlier.schema)])
+        aggregates = recompute(readings, self.windows, touched)
+        predicate = " OR ".join(
+            f"(window_date = '{span.day}' AND window_start >= {_sql_time(span.first_start)} "
+            f"AND window_start <= {_sql_time(span.last_start)})"
+            for span in touched
         )
-        earlier = read_table(self.lake, RAW, columns=list(AGGREGATE_INPUT_COLUMNS), filter=in_span)
-        readings = pa.concat_tables([earlier, new.select(list(AGGREGATE_INPUT_COLUMNS)).cast(earlier.schema)])
-        aggregates = recompute(readings, self.windows, span)
-        assert span.first_start is not None and span.last_start is not None
-        predicate = (
-            f"window_date >= '{span.first_start.date()}' AND window_date <= '{span.last_start.date()}' "
-            f"AND window_start >= {_sql_time(span.first_start)} AND window_start <= {_sql_time(span.last_start)}"
-        )
-        metadata = {"watermark": str(watermark), "late_rows_dropped": str(span.late_rows)}
+        metadata = {"window_days": ",".join(str(span.day) for span in touched)}
         self._commit(AGGREGATED, aggregates, batch_id, predicate=predicate, metadata=metadata)
         result.aggregated_rows_written = aggregates.num_rows

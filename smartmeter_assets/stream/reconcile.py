@@ -8,13 +8,14 @@ computing the same thing rather than one function with itself.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import AGGREGATE_KEYS, AGGREGATED, RAW
-from smartmeter_assets.lake.delta import read_table
+from smartmeter_assets.lake.delta import read_table, table_dataset
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.stream.window import AGGREGATE_INPUT_COLUMNS, WindowSpec
@@ -87,3 +88,46 @@ def reconcile_aggregates(lake: Lake, spec: WindowSpec) -> list[str]:
     """Differences between ``aggregated/`` and a recomputation over ``raw/`` (empty: they agree)."""
     raw = read_table(lake, RAW, columns=list(AGGREGATE_INPUT_COLUMNS))
     return aggregate_differences(aggregates_from_raw(raw, spec), read_table(lake, AGGREGATED))
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """One window date: the (reading, window) pairs ``raw/`` implies, and what ``aggregated/`` counts."""
+
+    day: str
+    from_raw: int
+    in_aggregates: int
+
+
+def reading_counts_by_window_date(lake: Lake, spec: WindowSpec) -> list[DayCount]:
+    """Per window date, the reading count ``raw/`` implies against ``sum(reading_count)`` in ``aggregated/``.
+
+    The check that no reading was left out of the aggregates (whatever order days arrived in):
+    it reads one column of ``raw/`` and two of ``aggregated/``.
+    """
+    slide = int(spec.slide.total_seconds() * 1_000_000)
+    length = int(spec.length.total_seconds() * 1_000_000)
+    raw, aggregated = table_dataset(lake, RAW), table_dataset(lake, AGGREGATED)
+    if raw is None and aggregated is None:
+        return []
+    with duckdb.connect() as connection:
+        connection.execute("SET threads TO 1")
+        # Datasets, not tables: DuckDB reads only the columns the query names, batch by batch.
+        connection.register("raw", raw if raw is not None else lake_arrow_schema(RAW).empty_table())
+        connection.register(
+            "aggregated", aggregated if aggregated is not None else lake_arrow_schema(AGGREGATED).empty_table()
+        )
+        rows = connection.sql(f"""
+            WITH stamped AS (SELECT epoch_us(timestamp) AS us FROM raw),
+            implied AS (
+                SELECT CAST(make_timestamp(us - us % {slide} - k * {slide}) AS DATE) AS day, count(*) AS n
+                FROM stamped, range(0, {math.ceil(length / slide)}) AS steps(k)
+                WHERE us < us - us % {slide} - k * {slide} + {length}
+                GROUP BY ALL
+            ),
+            counted AS (SELECT window_date AS day, sum(reading_count) AS n FROM aggregated GROUP BY ALL)
+            SELECT CAST(coalesce(implied.day, counted.day) AS VARCHAR), coalesce(implied.n, 0), coalesce(counted.n, 0)
+            FROM implied FULL OUTER JOIN counted ON implied.day = counted.day
+            ORDER BY 1
+        """).fetchall()
+    return [DayCount(day, int(from_raw), int(counted)) for day, from_raw, counted in rows]

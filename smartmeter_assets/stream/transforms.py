@@ -148,10 +148,25 @@ def band_expression(bands: tuple[Band, ...], value: Column, unknown: str | None 
     return expression
 
 
+def london_wall_clock(gmt: Column) -> Column:
+    """The London wall-clock time of a GMT reading time (``contracts.LOCAL_TIMEZONE``).
+
+    The conversion is in the expression, not in the session: the session's zone stays UTC so the
+    stored ``timestamp`` and ``reading_date`` remain GMT as read (session.py), while ``hour()``
+    and ``dayofweek()`` of the shifted value read London's clock, BST included.
+    """
+    return F.from_utc_timestamp(gmt, contracts.LOCAL_TIMEZONE)
+
+
 def with_derived_columns(readings: DataFrame) -> DataFrame:
-    """The six derived columns of design.md section 2, from ``timestamp``/``temperature``/``energy_kwh``."""
-    hour = F.hour("timestamp")
-    day = F.dayofweek("timestamp")  # 1 = Sunday .. 7 = Saturday, the contract's numbering
+    """The six derived columns of design.md section 2, from ``timestamp``/``temperature``/``energy_kwh``.
+
+    Hours and days are London local (``hour_of_day``, ``day_of_week``, ``is_peak_hour``,
+    ``is_weekend``, and through them every anomaly rule window); ``timestamp`` itself is not touched.
+    """
+    local = london_wall_clock(F.col("timestamp"))
+    hour = F.hour(local)
+    day = F.dayofweek(local)  # 1 = Sunday .. 7 = Saturday, the contract's numbering
     return (
         readings.withColumn("hour_of_day", hour)
         .withColumn("day_of_week", day)

@@ -4,23 +4,24 @@ Why not Spark's stateful aggregation: the lake must hold each reading once even 
 published twice, and that is only known after the batch is compared with ``raw/`` on the driver.
 So the aggregates are *recomputed* for the windows a batch touches, from ``raw/`` plus the batch's
 new readings, and replace those windows in ``aggregated/``. A replayed batch therefore yields the
-same rows, and ``aggregated/`` always equals a batch recomputation over ``raw/`` (less the rows the
-watermark dropped, which are counted).
+same rows, and ``aggregated/`` always equals a batch recomputation over ``raw/``.
 
 Windows follow Spark's ``window()``: ``[start, start + length)`` with starts on multiples of the
 slide since the epoch; a reading belongs to every window that contains it.
 
-The watermark: ``max event time already in raw/ - watermark``. A window whose end is at or before
-it is closed: it is never recomputed again, and a new reading that falls only in closed windows
-is counted as dropped by the watermark (it still lands in ``raw/``: the watermark bounds the
-aggregates, it never loses a reading).
+No watermark, on purpose: a bulk backfill consumes Kafka partitions unevenly and a user may
+backfill an older range at any time, so "late" says nothing about whether a reading should count.
+Every reading that reaches ``raw/`` is counted, whatever order the days arrive in. The work stays
+bounded because it is done *per day*: the windows recomputed are, for each ``window_date`` the
+batch touches, the span between the first and the last window it touches that day, and only the
+readings those windows can hold are read back from ``raw/`` (partition-pruned by day).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,7 +32,6 @@ from smartmeter_assets.settings import Settings
 
 #: The raw columns an aggregate needs.
 AGGREGATE_INPUT_COLUMNS = ("timestamp", "meter_id", "energy_kwh", "temperature", "is_anomaly", *AGGREGATE_KEYS)
-_ROW = "__row"
 _MICROS = pa.timestamp("us")
 
 
@@ -39,14 +39,12 @@ _MICROS = pa.timestamp("us")
 class WindowSpec:
     length: timedelta
     slide: timedelta
-    watermark: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WindowSpec:
         return cls(
             length=timedelta(minutes=settings.window_minutes),
             slide=timedelta(minutes=settings.window_slide_minutes),
-            watermark=timedelta(minutes=settings.watermark_minutes),
         )
 
     @property
@@ -108,45 +106,53 @@ def aggregate(assigned: pa.Table) -> pa.Table:
 
 
 @dataclass(frozen=True)
-class OpenWindows:
-    """What a batch's new readings do to the aggregates."""
+class TouchedDay:
+    """The windows of one ``window_date`` a batch touches: ``first_start <= window_start <= last_start``."""
 
-    first_start: datetime | None  # the touched windows: first_start <= window_start <= last_start
-    last_start: datetime | None
-    late_rows: int  # new readings that fall only in closed windows
+    day: date
+    first_start: datetime
+    last_start: datetime
 
-    @property
-    def touched(self) -> bool:
-        return self.first_start is not None
+    def readings_span(self, spec: WindowSpec) -> tuple[datetime, datetime]:
+        """[from, until): the event times of the readings these windows can hold."""
+        return self.first_start, self.last_start + spec.length
 
 
-def open_windows(new_readings: pa.Table, spec: WindowSpec, watermark: datetime | None) -> OpenWindows:
-    """The span of still-open windows the new readings fall in, and how many readings are late."""
+def touched_days(new_readings: pa.Table, spec: WindowSpec) -> list[TouchedDay]:
+    """Per window date, the span of windows the new readings fall in (every one is recomputed)."""
     if new_readings.num_rows == 0:
-        return OpenWindows(None, None, 0)
-    numbered = new_readings.select(["timestamp"]).append_column(
-        _ROW, pa.array(range(new_readings.num_rows), pa.int64())
-    )
-    assigned = assign_windows(numbered, spec)
-    if watermark is not None:
-        assigned = assigned.filter(pc.greater(assigned["window_end"], pa.scalar(watermark, _MICROS)))
-    on_time = pc.count_distinct(assigned[_ROW]).as_py() if assigned.num_rows else 0
-    if assigned.num_rows == 0:
-        return OpenWindows(None, None, new_readings.num_rows)
-    bounds = pc.min_max(assigned["window_start"]).as_py()
-    return OpenWindows(bounds["min"], bounds["max"], new_readings.num_rows - on_time)
+        return []
+    assigned = assign_windows(new_readings.select(["timestamp"]), spec)
+    starts = assigned.select(["window_start"]).append_column("day", pc.cast(assigned["window_start"], pa.date32()))
+    spans = starts.group_by(["day"], use_threads=False).aggregate([("window_start", "min"), ("window_start", "max")])
+    spans = spans.sort_by("day")
+    return [TouchedDay(row["day"], row["window_start_min"], row["window_start_max"]) for row in spans.to_pylist()]
 
 
-def recompute(readings: pa.Table, spec: WindowSpec, span: OpenWindows) -> pa.Table:
-    """Aggregates of the windows in ``span`` from every reading that may fall in them."""
+def in_touched_windows(touched: list[TouchedDay], start: pc.Expression) -> pc.Expression:
+    """True for a window start inside one of the touched spans."""
+    expression = pc.scalar(False)
+    for span in touched:
+        inside = (start >= pa.scalar(span.first_start, _MICROS)) & (start <= pa.scalar(span.last_start, _MICROS))
+        expression = expression | inside
+    return expression
+
+
+def readings_filter(touched: list[TouchedDay], spec: WindowSpec) -> pc.Expression:
+    """The ``raw/`` rows the touched windows can hold, pruned to their ``reading_date`` partitions."""
+    expression = pc.scalar(False)
+    for span in touched:
+        since, until = span.readings_span(spec)
+        expression = expression | (
+            (pc.field("reading_date") >= pa.scalar(since.date(), pa.date32()))
+            & (pc.field("reading_date") <= pa.scalar(until.date(), pa.date32()))
+            & (pc.field("timestamp") >= pa.scalar(since, _MICROS))
+            & (pc.field("timestamp") < pa.scalar(until, _MICROS))
+        )
+    return expression
+
+
+def recompute(readings: pa.Table, spec: WindowSpec, touched: list[TouchedDay]) -> pa.Table:
+    """Aggregates of the touched windows from every reading that may fall in them."""
     assigned = assign_windows(readings.select(list(AGGREGATE_INPUT_COLUMNS)), spec)
-    first = pa.scalar(span.first_start, _MICROS)
-    last = pa.scalar(span.last_start, _MICROS)
-    inside = pc.and_(pc.greater_equal(assigned["window_start"], first), pc.less_equal(assigned["window_start"], last))
-    return aggregate(assigned.filter(inside))
-
-
-def readings_needed(span: OpenWindows, spec: WindowSpec) -> tuple[datetime, datetime]:
-    """[from, until): the event times of readings that can fall in the span's windows."""
-    assert span.first_start is not None and span.last_start is not None
-    return span.first_start, span.last_start + spec.length
+    return aggregate(assigned.filter(in_touched_windows(touched, pc.field("window_start"))))
