@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
+import duckdb
 import pandas as pd
 
-from smartmeter_assets.contracts import RULE_FOR_INJECTED, InjectedAnomaly
+from smartmeter_assets.contracts import RAW, RULE_FOR_INJECTED, InjectedAnomaly
 from smartmeter_assets.reports.london_time import london_day
 
 OVERALL = "overall"
@@ -135,3 +136,22 @@ def scores_summary(scores: list[KindScore]) -> dict[str, object]:
         alert_rate=overall.alert_rate,
     )
     return summary
+
+
+def lake_meter_days(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every (meter_id, London day) ``raw/`` holds a reading for: the alert rate's denominator.
+
+    A London day differs from the GMT date only for 23:00-24:00 GMT in summer time, so DuckDB
+    reduces the readings to (meter, GMT date, late hour or not) and the zone is applied here, to
+    a few rows per meter-day instead of every reading.
+    """
+    rows = connection.sql(
+        f"""
+        SELECT DISTINCT meter_id, CAST(timestamp AS DATE) AS gmt_day, hour(timestamp) = 23 AS late
+        FROM {RAW.name}
+        """
+    ).df()
+    late_stamp = pd.to_datetime(rows["gmt_day"]) + pd.Timedelta(hours=23)
+    day = pd.Series(pd.to_datetime(rows["gmt_day"]).dt.date, index=rows.index)
+    day[rows["late"]] = london_day(late_stamp[rows["late"]])
+    return pd.DataFrame({"meter_id": rows["meter_id"], "day": day}).drop_duplicates().reset_index(drop=True)
