@@ -243,10 +243,11 @@ def judge(readings: pd.DataFrame, days: list[date] | None = None) -> Judged:
 
     ``readings``: meter_id, timestamp (GMT), energy_kwh, covering :func:`window_of` of each day.
     """
-    if readings.empty:
+    features = daily_features(readings) if len(readings) else pd.DataFrame()
+    if features.empty:  # no whole day to judge: no alert, and nothing to fail on
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ALERT_COLUMNS})
         return Judged(pd.DataFrame({"meter_id": [], "day": []}), empty)
-    features = daily_features(readings).sort_values(["meter_id", "day"]).reset_index(drop=True)
+    features = features.sort_values(["meter_id", "day"]).reset_index(drop=True)
     scores = score_meter_days(features)
     judged = pd.concat([features, scores.add_prefix(SCORE_PREFIX)], axis=1)
     if days is not None:

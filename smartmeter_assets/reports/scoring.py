@@ -70,6 +70,7 @@ def score_alerts(truth: pd.DataFrame, alerts: pd.DataFrame, meter_days: int, day
     """
     events = truth_events(truth)
     events = events[events["day"].isin(days)]
+    alerts = alerts.loc[:, list(ALERT_COLUMNS)].astype(object)  # an empty frame has no dtypes to merge on
     alerts = alerts[alerts["day"].isin(days)]
     found_days = events.merge(alerts[["meter_id", "day"]].drop_duplicates(), on=["meter_id", "day"])
     found = set(found_days["event"])

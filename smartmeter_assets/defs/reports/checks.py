@@ -50,12 +50,14 @@ def detector_result(scores: dict[str, Any] | None) -> AssetCheckResult:
     recalls = {kind: value["recall"] for kind, value in scores.items() if isinstance(value, dict)}
     short = sorted(kind for kind, recall in recalls.items() if recall is not None and recall < RECALL_GOAL)
     rate = scores["alert_rate"]
-    passed = not short and rate is not None and rate <= ALERT_RATE_GOAL
+    problems = [f"recall below {RECALL_GOAL:.0%}: {', '.join(short)}"] if short else []
+    if rate is None or rate > ALERT_RATE_GOAL:
+        problems.append(f"alert rate {'n/a' if rate is None else f'{rate:.2%}'} above {ALERT_RATE_GOAL:.0%}")
     return AssetCheckResult(
         check_name=DETECTOR_GOAL.name,
-        passed=bool(passed),
+        passed=not problems,
         severity=AssetCheckSeverity.WARN,
-        description=f"recall below {RECALL_GOAL:.0%}: {', '.join(short)}" if short else None,
+        description="; ".join(problems) or None,
         metadata={
             "alert_rate": rate or 0.0,
             "precision": scores["precision"] or 0.0,
