@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from smartmeter_assets.contracts import GROUND_TRUTH_FILE, InjectedAnomaly
+from smartmeter_assets.defs.reports.checks import detector_result
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import meter_day_detector
 from smartmeter_assets.reports.ground_truth import GroundTruthError, read_ground_truth
@@ -86,6 +87,7 @@ def test_an_event_is_found_by_an_alert_on_any_day_it_touches_whatever_its_label(
     overall = scores[OVERALL]
     assert (overall.events, overall.found, overall.flagged_meter_days) == (4, 3, 4)
     assert overall.precision == 0.75 and overall.alert_rate == 4 / 400
+    assert overall.false_alert_rate == 1 / 400 and overall.event_share == 5 / 400  # 1 + 2 + 2 event days
 
 
 def test_only_events_on_the_days_judged_count() -> None:
@@ -205,3 +207,13 @@ def test_the_detector_judges_only_the_days_asked_for() -> None:
     assert meter_day_detector.judge(readings, [day - timedelta(days=1)]).alerts.empty
     alerts = meter_day_detector.judge(readings, [day]).alerts
     assert alerts[["meter_id", "day", "kind"]].values.tolist() == [["M1", day, SPIKE]]
+
+
+def test_the_detector_goal_judges_a_dense_test_set_on_the_alerts_outside_its_events() -> None:
+    base = {"flat_line": {"recall": 1.0}, "recall": 1.0, "precision": 0.5}
+    sparse = detector_result({**base, "alert_rate": 0.015, "false_alert_rate": 0.012, "event_share": 0.003})
+    assert not sparse.passed and sparse.description == "alert rate 1.50% above 1%"
+    dense = detector_result({**base, "alert_rate": 0.03, "false_alert_rate": 0.004, "event_share": 0.02})
+    assert dense.passed
+    low = detector_result({**base, "flat_line": {"recall": 0.5}, "alert_rate": 0.005, "event_share": 0.003})
+    assert not low.passed and low.description == "recall below 90%: flat_line"

@@ -9,7 +9,9 @@ the alert carries). A flagged meter-day is a true alert when any event touches i
 Per kind: events, found, recall; the meter-days the detector labelled with that kind and the
 share of them an event of that kind touches. Overall: every event, every distinct flagged
 meter-day, its precision, and the **alert rate**, flagged meter-days over all meter-days judged:
-the workload the detector puts on the team. Undefined ratios are None, never a flattering 1.0.
+the workload the detector puts on the team; beside it the false-alert rate (flagged meter-days no
+event touches) and the share of meter-days the events themselves touch (a test set can be so
+dense that its events alone exceed an alert budget). Undefined ratios are None, never 1.0.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class KindScore:
     flagged_meter_days: int
     precision: float | None
     alert_rate: float | None  # overall only: flagged meter-days / all meter-days judged
+    false_alert_rate: float | None = None  # overall only: flagged meter-days no event touches / all
+    event_share: float | None = None  # overall only: meter-days the events touch / all
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
@@ -91,10 +95,12 @@ def score_alerts(truth: pd.DataFrame, alerts: pd.DataFrame, meter_days: int, day
     flagged = alerts[["meter_id", "day"]].drop_duplicates()
     true_flagged = flagged.merge(touched[["meter_id", "day"]].drop_duplicates(), on=["meter_id", "day"])
     n_events = events["event"].nunique()
+    event_days = len(touched[["meter_id", "day"]].drop_duplicates())
     scores.append(
         KindScore(
             OVERALL, n_events, len(found), _ratio(len(found), n_events),
             len(flagged), _ratio(len(true_flagged), len(flagged)), _ratio(len(flagged), meter_days),
+            _ratio(len(flagged) - len(true_flagged), meter_days), _ratio(event_days, meter_days),
         )
     )  # fmt: skip
     return scores
@@ -124,7 +130,9 @@ def scores_summary(scores: list[KindScore]) -> dict[str, object]:
     """The ``--json`` shape: ``{<kind>: {events, found, recall, ...}, precision, alert_rate, ...}``."""
     overall = next(s for s in scores if s.kind == OVERALL)
     summary: dict[str, object] = {
-        s.kind: {k: v for k, v in s.as_dict().items() if k not in ("kind", "alert_rate")}
+        s.kind: {
+            k: v for k, v in s.as_dict().items() if k not in ("kind", "alert_rate", "false_alert_rate", "event_share")
+        }
         for s in scores
         if s.kind != OVERALL
     }
@@ -135,6 +143,8 @@ def scores_summary(scores: list[KindScore]) -> dict[str, object]:
         flagged_meter_days=overall.flagged_meter_days,
         precision=overall.precision,
         alert_rate=overall.alert_rate,
+        false_alert_rate=overall.false_alert_rate,
+        event_share=overall.event_share,
     )
     return summary
 

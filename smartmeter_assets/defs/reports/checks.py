@@ -19,7 +19,8 @@ DETECTOR_GOAL = AssetCheckSpec(
     asset="anomaly_quality",
     description=(
         f"The meter-day detector finds >= {RECALL_GOAL:.0%} of the injected events of every kind "
-        f"while flagging <= {ALERT_RATE_GOAL:.0%} of meter-days."
+        f"while flagging <= {ALERT_RATE_GOAL:.0%} of meter-days (where the events alone touch more "
+        f"than that, <= {ALERT_RATE_GOAL:.0%} outside them)."
     ),
 )
 FORECAST_SKILL_GOAL = AssetCheckSpec(
@@ -51,8 +52,14 @@ def detector_result(scores: dict[str, Any] | None) -> AssetCheckResult:
     short = sorted(kind for kind, recall in recalls.items() if recall is not None and recall < RECALL_GOAL)
     rate = scores["alert_rate"]
     problems = [f"recall below {RECALL_GOAL:.0%}: {', '.join(short)}"] if short else []
-    if rate is None or rate > ALERT_RATE_GOAL:
-        problems.append(f"alert rate {'n/a' if rate is None else f'{rate:.2%}'} above {ALERT_RATE_GOAL:.0%}")
+    # where the events alone touch more meter-days than the budget (a dense test set such as the
+    # generated sample), the budget applies to the alerts outside them
+    dense = (scores.get("event_share") or 0.0) > ALERT_RATE_GOAL
+    judged_rate = scores.get("false_alert_rate") if dense else rate
+    if judged_rate is None or judged_rate > ALERT_RATE_GOAL:
+        what = "false-alert rate" if dense else "alert rate"
+        shown = "n/a" if judged_rate is None else f"{judged_rate:.2%}"
+        problems.append(f"{what} {shown} above {ALERT_RATE_GOAL:.0%}")
     return AssetCheckResult(
         check_name=DETECTOR_GOAL.name,
         passed=not problems,
@@ -60,6 +67,8 @@ def detector_result(scores: dict[str, Any] | None) -> AssetCheckResult:
         description="; ".join(problems) or None,
         metadata={
             "alert_rate": rate or 0.0,
+            "false_alert_rate": scores.get("false_alert_rate") or 0.0,
+            "event_share": scores.get("event_share") or 0.0,
             "precision": scores["precision"] or 0.0,
             "recall": scores["recall"] or 0.0,
             "recall_goal": RECALL_GOAL,
