@@ -1,10 +1,16 @@
-"""Reports on the sample: how long each report asset takes and what it finds.
+"""Reports on a Kaggle-format folder: how long each report asset takes and what it finds.
 
-The lake is built straight from the sample CSV files (the test suite's stand-in for the stream:
-same tables, same derived columns and rule flags), so this measures the reports alone. Prints
-the time of every asset, the anomaly scores of both detectors and the forecast skill.
+The lake is built straight from the folder's CSV files (the test suite's stand-in for the stream:
+same tables, rule flags from the contract's reference function), so this measures the reports
+alone. Prints the time of every asset, then ``smartmeter report`` and ``smartmeter report --json``.
 
-    .venv/bin/python benchmarks/reports.py [--data-dir data/sample]
+On the real meters with injected events (the folder is written by ``smartmeter inject``, outside
+the repository), with several seeds::
+
+    .venv/bin/smartmeter inject --data-dir ../shared/real-meters --out /tmp/realinj1 --seed 1
+    .venv/bin/python benchmarks/reports.py --data-dir /tmp/realinj1
+
+Default: the committed sample.
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ sys.path.insert(0, str(REPO))  # the lake builder lives with the test fixtures
 from dagster import AssetKey, DagsterInstance, materialize  # noqa: E402
 
 from smartmeter_assets.defs.lake.resources import LakeResource  # noqa: E402
-from smartmeter_assets.defs.reports.assets import REPORT_ASSETS  # noqa: E402
+from smartmeter_assets.defs.reports.assets import ALERTS_TABLE, REPORT_ASSETS  # noqa: E402
 from smartmeter_assets.defs.sources.resources import SourceFilesResource  # noqa: E402
 from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.lake.storage import Lake  # noqa: E402
-from smartmeter_assets.reports.cli import print_report  # noqa: E402
+from smartmeter_assets.reports.cli import print_json, print_report  # noqa: E402
 from smartmeter_assets.reports.lake_query import lake_connection  # noqa: E402
 from smartmeter_assets.settings import Settings  # noqa: E402
 from smartmeter_assets_tests.fixtures.report_lake import lake_from_sample  # noqa: E402
@@ -47,23 +53,24 @@ def main() -> int:
         instance = DagsterInstance.ephemeral()
         started = time.perf_counter()
         materialize(
-            REPORT_ASSETS, selection=["profile_anomalies"], resources=res, instance=instance,
+            REPORT_ASSETS, selection=[ALERTS_TABLE], resources=res, instance=instance,
             tags={"dagster/asset_partition_range_start": first.isoformat(),
                   "dagster/asset_partition_range_end": last.isoformat()},
         )  # fmt: skip
         detector_seconds = time.perf_counter() - started
         days = (last - first).days + 1
-        print(
-            f"profile_anomalies: {days} days in one run, {detector_seconds:.1f} s ({detector_seconds / days:.2f} s/day)"
-        )
+        print(f"{ALERTS_TABLE}: {days} days in one run, {detector_seconds:.1f} s ({detector_seconds / days:.2f} s/day)")
         for asset in REPORT_ASSETS:
-            if asset.key == AssetKey("profile_anomalies"):
+            if asset.key == AssetKey(ALERTS_TABLE):
                 continue
             started = time.perf_counter()
             materialize(REPORT_ASSETS, selection=[asset.key.to_user_string()], resources=res, instance=instance)
             print(f"{asset.key.to_user_string()}: {time.perf_counter() - started:.1f} s")
         print()
-        return print_report(Settings(lake_url=lake.root, data_dir=args.data_dir))
+        settings = Settings(lake_url=lake.root, data_dir=args.data_dir)
+        status = print_report(settings)
+        print()
+        return max(status, print_json(settings))
 
 
 if __name__ == "__main__":

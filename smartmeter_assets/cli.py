@@ -145,9 +145,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from smartmeter_assets.reports.cli import print_report
+    from smartmeter_assets.reports.cli import print_json, print_report
 
-    return print_report(Settings())
+    return print_json(Settings()) if args.json else print_report(Settings())
+
+
+def _inject(args: argparse.Namespace) -> int:
+    from smartmeter_assets.sample_data.injection import InjectionError, InjectionSpec, inject
+
+    try:
+        spec = InjectionSpec(seed=args.seed, events_per_kind=args.events_per_kind, first_day=args.start, days=args.days)
+        counts = inject(Path(args.data_dir), Path(args.out), spec)
+    except InjectionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, value in counts.items():
+        print(f"{name:>30}: {value:,}")
+    print(f"written to {args.out}")
+    return 0
 
 
 def _init_infra(args: argparse.Namespace) -> int:
@@ -229,7 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     report = commands.add_parser("report", help="print the headline numbers of the reports and their plots")
+    report.add_argument("--json", action="store_true", help="one JSON object: anomaly quality and forecast")
     report.set_defaults(handler=_report)
+
+    inject = commands.add_parser(
+        "inject", help="copy a Kaggle-format folder with anomalies of every kind injected, plus their ground truth"
+    )
+    inject.add_argument("--data-dir", required=True, help="the Kaggle-format folder to copy (left unchanged)")
+    inject.add_argument("--out", required=True, help="the folder to write")
+    inject.add_argument("--seed", type=int, default=0)
+    inject.add_argument("--events-per-kind", type=int, help="default: one per 1,000 meter-days, at least one")
+    inject.add_argument("--start", type=date.fromisoformat, help="first London day that may take an event")
+    inject.add_argument("--days", type=int, help="only this many days from --start (or the data's first day)")
+    inject.set_defaults(handler=_inject)
 
     infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")
     infra.set_defaults(handler=_init_infra)

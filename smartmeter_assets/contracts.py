@@ -355,7 +355,8 @@ REPORTS_DIR = "reports"
 
 
 # --------------------------------------------------------------------------------------------
-# Ground truth of the sample generator: read ONLY by the anomaly scoring, never by a detector.
+# Ground truth of injected anomalies (the sample generator, ``smartmeter inject``): read ONLY by
+# the anomaly scoring, never by a detector. One row per anomalous half-hour, GMT stamps.
 # --------------------------------------------------------------------------------------------
 GROUND_TRUTH_FILE = "ground_truth_anomalies.csv"
 GROUND_TRUTH_COLUMNS = ("meter_id", "timestamp", "kind")  # timestamp as TIMESTAMP_FORMAT
@@ -365,7 +366,9 @@ class InjectedAnomaly(StrEnum):
     METER_FAULT_SPIKE = "meter_fault_spike"
     NIGHT_USAGE = "night_usage"
     WEEKEND_DAYTIME_SURGE = "weekend_daytime_surge"
-    FLAT_LINE = "flat_line"  # theft-like: a constant low reading for days; no fixed rule sees it
+    FLAT_LINE = "flat_line"  # a stuck meter: the same value for whole days; no fixed rule sees it
+    SCALED_DOWN = "scaled_down"  # theft (under-reporting, a bypass): whole days x 0.1-0.5
+    ZEROED_WINDOW = "zeroed_window"  # 6-12 consecutive hours of 0 (a cut or a bypassed meter)
 
 
 #: The fixed rule meant to catch each injected kind (None: no rule can).
@@ -374,6 +377,8 @@ RULE_FOR_INJECTED: dict[InjectedAnomaly, AnomalyReason | None] = {
     InjectedAnomaly.NIGHT_USAGE: AnomalyReason.NIGHT_CONSUMPTION,
     InjectedAnomaly.WEEKEND_DAYTIME_SURGE: AnomalyReason.WEEKEND_DAYTIME_CONSUMPTION,
     InjectedAnomaly.FLAT_LINE: None,
+    InjectedAnomaly.SCALED_DOWN: None,
+    InjectedAnomaly.ZEROED_WINDOW: None,
 }
 
 #: Per-micro-batch figures of the stream, kept in the lake (Delta) for the checks and the UI.

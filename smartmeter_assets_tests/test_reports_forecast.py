@@ -15,12 +15,13 @@ from smartmeter_assets.reports.lake_query import lake_connection
 from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
 
 
-def test_mape_skips_zero_demand_and_bias_is_relative_to_demand() -> None:
+def test_mape_skips_zero_demand_nrmse_and_bias_are_relative_to_demand() -> None:
     actual = pd.Series([1.0, 2.0, 0.0, 4.0])
     predicted = pd.Series([1.5, 2.0, 5.0, 3.0])
-    mape, bias = forecast.error_metrics(actual, predicted)
-    assert mape == pytest.approx((0.5 + 0.0 + 0.25) / 3)
-    assert bias == pytest.approx((0.5 + 0.0 - 1.0) / 7.0)
+    errors = forecast.error_metrics(actual, predicted)
+    assert errors["mape"] == pytest.approx((0.5 + 0.0 + 0.25) / 3)
+    assert errors["bias"] == pytest.approx((0.5 + 0.0 - 1.0) / 7.0)
+    assert errors["nrmse"] == pytest.approx(math.sqrt((0.25 + 0 + 1) / 3) / (7 / 3))
 
 
 def test_segment_series_is_per_reporting_meter_and_on_grid_only(report_lake: Lake) -> None:
@@ -34,9 +35,10 @@ def test_segment_series_is_per_reporting_meter_and_on_grid_only(report_lake: Lak
     )
     series = forecast.segment_series(lake_connection(report_lake))
     assert series[["acorn_category", "timestamp", "total_kwh", "meters"]].values.tolist() == [
-        ["Affluent", pd.Timestamp("2013-01-07 00:00:00"), pytest.approx(0.6), 2]
+        ["Affluent", pd.Timestamp("2013-01-07 00:00:00"), pytest.approx(0.6), 2],
+        [forecast.PORTFOLIO, pd.Timestamp("2013-01-07 00:00:00"), pytest.approx(0.6), 2],
     ]
-    assert series["kwh_per_meter"].tolist() == [pytest.approx(0.3)]
+    assert series["kwh_per_meter"].tolist() == [pytest.approx(0.3)] * 2
 
 
 def synthetic_series(days: int) -> pd.DataFrame:
@@ -60,27 +62,32 @@ def synthetic_series(days: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_backtest_beats_seasonal_naive_when_weather_drives_demand() -> None:
-    series = synthetic_series(35)
+def test_backtest_beats_both_baselines_when_weather_drives_demand() -> None:
+    series = synthetic_series(42)
     result = forecast.backtest(series, holdout_days=7, refit_every_days=7)
-    assert result.holdout == (date(2013, 2, 4), date(2013, 2, 10))  # the last 7 of 35 days from 7 Jan
+    assert result.holdout == (date(2013, 2, 11), date(2013, 2, 17))  # the last 7 of 42 days from 7 Jan
     assert len(result.predictions) == 7 * 48 * 2
-    # the baseline is the same half-hour one week earlier, read straight off the input
+    # the baselines are read straight off the input: a week ago, and the mean of the last seven days
     first = result.predictions.iloc[0]
-    week_before = series[
-        (series["acorn_category"] == first["acorn_category"])
-        & (series["timestamp"] == first["timestamp"] - pd.Timedelta(days=7))
-    ]
-    assert first["naive"] == pytest.approx(week_before["kwh_per_meter"].item())
-    overall = result.metrics.set_index("acorn_category").loc["overall"]
-    assert overall["mape"] < 0.5 * overall["naive_mape"]
-    assert abs(overall["bias"]) < 0.05
+    same_category = series[series["acorn_category"] == first["acorn_category"]].set_index("timestamp")
+    week = [same_category.loc[first["timestamp"] - pd.Timedelta(days=d), "kwh_per_meter"] for d in range(1, 8)]
+    assert first["seasonal_naive"] == pytest.approx(week[-1])
+    assert first["persistence"] == pytest.approx(sum(week) / 7)
+    metrics = result.metrics.set_index("acorn_category")
+    for level in ("Affluent", "Adversity"):
+        assert metrics.loc[level, "mape"] < 0.75 * metrics.loc[level, "seasonal_naive_mape"]
+        assert metrics.loc[level, "mape"] < metrics.loc[level, "persistence_mape"]
     summary = result.summary()
-    assert summary["mape_reduction"] == pytest.approx(1 - overall["mape"] / overall["naive_mape"], abs=1e-4)
-    assert set(summary["per_category"]) == {"Affluent", "Adversity"}
+    assert summary["computed"] and set(summary["levels"]) == {"Affluent", "Adversity"}
+    affluent = summary["levels"]["Affluent"]
+    assert affluent["meters"] == 10 and affluent["goal_applies"] and affluent["goal_met"]
+    assert affluent["mape_reduction"] == pytest.approx(1 - affluent["mape"] / affluent["seasonal_naive_mape"], abs=1e-3)
     assert not any(math.isnan(v) for v in result.predictions["forecast"])
 
 
-def test_backtest_refuses_too_short_a_history() -> None:
-    with pytest.raises(forecast.NotEnoughHistoryError, match="holds 20 days"):
+def test_backtest_says_how_much_history_it_needs() -> None:
+    with pytest.raises(forecast.NotEnoughHistoryError, match="not computed: needs 28 days, has 20") as raised:
         forecast.backtest(synthetic_series(20), holdout_days=7)
+    assert forecast.not_computed(raised.value) == {
+        "computed": False, "reason": "not computed: needs 28 days, has 20", "needs_days": 28, "has_days": 20,
+    }  # fmt: skip

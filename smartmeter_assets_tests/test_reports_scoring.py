@@ -1,22 +1,27 @@
-"""Scoring detectors against injected anomalies, and the profile detector on a meter we drew by hand."""
+"""Scoring in meter-day alerts against injected events, and the meter-day detector on meters drawn by hand."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from smartmeter_assets.contracts import GROUND_TRUTH_FILE, InjectedAnomaly
-from smartmeter_assets.reports import profile_detector
+from smartmeter_assets.defs.reports.checks import detector_result
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports import meter_day_detector
 from smartmeter_assets.reports.ground_truth import GroundTruthError, read_ground_truth
-from smartmeter_assets.reports.scoring import OVERALL, rule_detections, score_detections, within_days
+from smartmeter_assets.reports.lake_query import lake_connection
+from smartmeter_assets.reports.scoring import OVERALL, lake_meter_days, rule_alerts, score_alerts, truth_events
+from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
 
-SPIKE, NIGHT, SURGE, FLAT = (k.value for k in InjectedAnomaly)
+SPIKE, NIGHT, SURGE, FLAT, SCALED, ZEROED = (k.value for k in InjectedAnomaly)
 
 
-def frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+def truth_of(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "meter_id": [r[0] for r in rows],
@@ -26,59 +31,102 @@ def frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     )
 
 
+def alerts_of(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "meter_id": [r[0] for r in rows],
+            "day": [date.fromisoformat(r[1]) for r in rows],
+            "kind": [r[2] for r in rows],
+        }
+    )
+
+
 def by_kind(scores: list) -> dict:
     return {s.kind: s for s in scores}
 
 
-def test_precision_recall_f1_per_kind_and_overall() -> None:
-    truth = frame(
-        [
-            ("M1", "2013-01-05 03:00:00", NIGHT),
-            ("M1", "2013-01-05 03:30:00", NIGHT),
-            ("M2", "2013-01-06 12:00:00", SPIKE),
-            ("M3", "2013-01-07 00:00:00", FLAT),
-        ]
-    )
-    detected = frame(
-        [
-            ("M1", "2013-01-05 03:00:00", NIGHT),  # hit
-            ("M2", "2013-01-06 12:00:00", NIGHT),  # an injected reading, labelled with the wrong kind
-            ("M2", "2013-01-06 12:00:00", SPIKE),  # hit (same reading flagged by two rules)
-            ("M4", "2013-01-08 10:00:00", SPIKE),  # false positive
-        ]
-    )
-    scores = by_kind(score_detections(truth, detected))
-    # night: detections {M1 03:00, M2 12:00}, truth {M1 03:00, M1 03:30}: 1 hit
-    assert (scores[NIGHT].hits, scores[NIGHT].precision, scores[NIGHT].recall) == (1, 0.5, 0.5)
-    assert scores[NIGHT].f1 == pytest.approx(0.5)
-    # spike: detections {M2 12:00, M4 10:00}, truth {M2 12:00}: precision 1/2, recall 1
-    assert (scores[SPIKE].precision, scores[SPIKE].recall) == (0.5, 1.0)
-    assert scores[SPIKE].f1 == pytest.approx(2 * 0.5 * 1.0 / 1.5)
-    # flat line: no detection labelled so -> precision undefined, recall 0
-    assert (scores[FLAT].detected, scores[FLAT].precision, scores[FLAT].recall, scores[FLAT].f1) == (0, None, 0.0, None)
-    # surge: nothing injected, nothing detected
-    assert (scores[SURGE].precision, scores[SURGE].recall) == (None, None)
-    # overall ignores labels: distinct detected readings {M1 03:00, M2 12:00, M4 10:00}, 2 of 4 truths
-    assert (scores[OVERALL].detected, scores[OVERALL].hits) == (3, 2)
-    assert (scores[OVERALL].precision, scores[OVERALL].recall) == (pytest.approx(2 / 3), 0.5)
+TRUTH = truth_of(
+    [
+        ("M1", "2013-01-05 03:00:00", NIGHT),
+        ("M1", "2013-01-05 03:30:00", NIGHT),  # the same event: consecutive half-hours
+        ("M2", "2013-01-06 12:00:00", SPIKE),
+        ("M2", "2013-01-20 12:00:00", SPIKE),  # another event: two weeks later
+        *(("M3", f"2013-01-07 {h:02d}:{m:02d}:00", FLAT) for h in range(12, 24) for m in (0, 30)),
+        *(("M3", f"2013-01-08 {h:02d}:{m:02d}:00", FLAT) for h in range(12) for m in (0, 30)),
+    ]
+)
+JANUARY = {date(2013, 1, d) for d in range(1, 32)}
 
 
-def test_rule_flags_are_labelled_with_the_kind_each_rule_targets() -> None:
+def test_events_are_runs_of_one_kind_on_one_meter_and_touch_london_days() -> None:
+    events = truth_events(TRUTH)
+    assert events.groupby("event")["kind"].first().tolist() == [NIGHT, SPIKE, SPIKE, FLAT]
+    flat = events[events["kind"] == FLAT]
+    assert flat["day"].tolist() == [date(2013, 1, 7), date(2013, 1, 8)]
+    summer = truth_events(truth_of([("M1", "2013-07-05 23:30:00", SCALED)]))
+    assert summer["day"].tolist() == [date(2013, 7, 6)]  # 00:30 in London
+
+
+def test_an_event_is_found_by_an_alert_on_any_day_it_touches_whatever_its_label() -> None:
+    alerts = alerts_of(
+        [
+            ("M1", "2013-01-05", SPIKE),  # finds the night event (wrong label: still a visit that finds it)
+            ("M2", "2013-01-06", SPIKE),  # finds the first spike
+            ("M3", "2013-01-08", FLAT),  # finds the flat line on its second day
+            ("M4", "2013-01-09", SCALED),  # a false alert
+        ]
+    )
+    scores = by_kind(score_alerts(TRUTH, alerts, meter_days=400, days=JANUARY))
+    assert (scores[NIGHT].events, scores[NIGHT].found, scores[NIGHT].recall) == (1, 1, 1.0)
+    assert (scores[SPIKE].events, scores[SPIKE].found, scores[SPIKE].recall) == (2, 1, 0.5)
+    assert (scores[FLAT].found, scores[FLAT].flagged_meter_days, scores[FLAT].precision) == (1, 1, 1.0)
+    # per kind, precision is over the meter-days the detector gave that label
+    assert (scores[SPIKE].flagged_meter_days, scores[SPIKE].precision) == (2, 0.5)
+    assert (scores[SCALED].events, scores[SCALED].recall, scores[SCALED].precision) == (0, None, 0.0)
+    assert (scores[ZEROED].flagged_meter_days, scores[ZEROED].precision) == (0, None)
+    overall = scores[OVERALL]
+    assert (overall.events, overall.found, overall.flagged_meter_days) == (4, 3, 4)
+    assert overall.precision == 0.75 and overall.alert_rate == 4 / 400
+    assert overall.false_alert_rate == 1 / 400 and overall.event_share == 5 / 400  # 1 + 2 + 2 event days
+
+
+def test_only_events_on_the_days_judged_count() -> None:
+    scores = by_kind(score_alerts(TRUTH, alerts_of([]), meter_days=10, days={date(2013, 1, 8)}))
+    assert (scores[OVERALL].events, scores[OVERALL].found, scores[OVERALL].precision) == (1, 0, None)
+    assert scores[OVERALL].alert_rate == 0.0
+
+
+def test_rule_flags_become_alerts_on_their_london_day_labelled_with_the_kind_each_rule_targets() -> None:
     flagged = pd.DataFrame(
         {
             "meter_id": ["M1", "M1", "M2"],
-            "timestamp": pd.to_datetime(["2013-01-05 03:00:00"] * 2 + ["2013-01-06 10:00:00"]),
+            "timestamp": pd.to_datetime(["2013-01-05 03:00:00"] * 2 + ["2013-07-06 23:00:00"]),
             "reason": ["extreme_consumption", "night_consumption", "weekend_daytime_consumption"],
         }
     )
-    assert rule_detections(flagged)["kind"].tolist() == [SPIKE, NIGHT, SURGE]
+    alerts = rule_alerts(flagged)
+    assert alerts.values.tolist() == [
+        ["M1", date(2013, 1, 5), SPIKE],
+        ["M1", date(2013, 1, 5), NIGHT],
+        ["M2", date(2013, 7, 7), SURGE],  # midnight in London
+    ]
     with pytest.raises(ValueError, match="map to no injected kind"):
-        rule_detections(flagged.assign(reason="made_up"))
+        rule_alerts(flagged.assign(reason="made_up"))
 
 
-def test_truth_is_limited_to_days_the_lake_holds() -> None:
-    truth = frame([("M1", "2013-01-05 03:00:00", NIGHT), ("M1", "2013-02-05 03:00:00", NIGHT)])
-    assert within_days(truth, {date(2013, 1, 5)})["timestamp"].tolist() == [pd.Timestamp("2013-01-05 03:00:00")]
+def test_meter_days_of_the_lake_are_london_days(report_lake: Lake) -> None:
+    write_readings(
+        report_lake,
+        [
+            reading("M1", "2013-07-06 22:30:00", 0.1),  # 23:30 London, 6 July
+            reading("M1", "2013-07-06 23:00:00", 0.1),  # 00:00 London, 7 July
+            reading("M2", "2013-01-06 23:30:00", 0.1),  # winter: GMT is London
+        ],
+    )
+    days = lake_meter_days(lake_connection(report_lake))
+    assert sorted(map(tuple, days.values.tolist())) == [
+        ("M1", date(2013, 7, 6)), ("M1", date(2013, 7, 7)), ("M2", date(2013, 1, 6)),
+    ]  # fmt: skip
 
 
 def test_ground_truth_file_is_read_and_checked(tmp_path: Path) -> None:
@@ -98,59 +146,74 @@ def test_ground_truth_file_is_read_and_checked(tmp_path: Path) -> None:
         read_ground_truth(tmp_path / "real-data")
 
 
-# --- the profile detector ---------------------------------------------------------------------
-FIRST_DAY = date(2013, 1, 7)  # a Monday
-DAYS = 28
+# --- the meter-day detector ----------------------------------------------------------------
+FIRST_DAY = datetime(2013, 5, 6)  # a Monday in summer time: London is GMT + 1
+DAYS = 56
+METERS = ("M1", "M2", "M3", "M4", "M5")
 
 
-def usual_load(when: datetime, meter_index: int) -> float:
-    """A steady household: low nights, an evening bump, some wobble that is not an anomaly."""
-    wobble = 0.02 * ((when.day * 7 + when.hour * 3 + meter_index) % 5)
-    evening = 0.5 if 17 <= when.hour < 21 else 0.0
-    night = when.hour < 6
-    return round((0.12 if night else 0.3) + evening + wobble, 3)
+def london(day: int, hour: int, minute: int = 0) -> datetime:
+    """The GMT stamp of a London wall-clock time on day ``day`` of the drawing (summer: one hour back)."""
+    return FIRST_DAY + timedelta(days=day, hours=hour - 1, minutes=minute)
 
 
-def readings_with(injected: dict[tuple[str, datetime], float]) -> pd.DataFrame:
-    rows = []
-    for meter_index, meter in enumerate(("M1", "M2")):
-        for step in range(DAYS * 48):
-            when = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day) + timedelta(minutes=30 * step)
-            rows.append((meter, when, injected.get((meter, when), usual_load(when, meter_index))))
-    return pd.DataFrame(rows, columns=["meter_id", "timestamp", "energy_kwh"])
+def households() -> pd.DataFrame:
+    """Five ordinary homes: a low night, a morning and an evening bump, noise that is no anomaly."""
+    rng = np.random.default_rng(11)
+    stamps = pd.date_range(FIRST_DAY - timedelta(hours=1), periods=DAYS * 48, freq="30min")
+    hour = (stamps + pd.Timedelta(hours=1)).hour
+    shape = 0.15 + 0.25 * ((hour >= 7) & (hour < 9)) + 0.6 * ((hour >= 17) & (hour < 21)) + 0.1 * (hour >= 9)
+    frames = []
+    for index, meter in enumerate(METERS):
+        energy = np.round(shape * (1 + 0.2 * index) * rng.lognormal(0, 0.15, len(stamps)), 3)
+        frames.append(pd.DataFrame({"meter_id": meter, "timestamp": stamps, "energy_kwh": energy}))
+    return pd.concat(frames, ignore_index=True)
 
 
-def test_profile_detector_finds_spike_night_usage_surge_and_flat_line_but_not_zeros() -> None:
-    day = date(2013, 1, 19)  # a Saturday
-    at = datetime(2013, 1, 19)
-    injected = {
-        ("M1", at + timedelta(hours=12)): 3.0,  # lone high half-hour: a fault spike
-        ("M1", at + timedelta(hours=3)): 0.8,  # two high night half-hours: night usage
-        ("M1", at + timedelta(hours=3, minutes=30)): 0.9,
-        ("M2", at + timedelta(hours=10)): 1.7,  # sustained weekend daytime: a surge
-        ("M2", at + timedelta(hours=10, minutes=30)): 1.8,
+def overwrite(readings: pd.DataFrame, meter: str, start: datetime, half_hours: int, value: object) -> None:
+    rows = (readings["meter_id"] == meter) & readings["timestamp"].between(
+        start, start + timedelta(minutes=30 * (half_hours - 1))
+    )
+    readings.loc[rows, "energy_kwh"] = value(readings.loc[rows, "energy_kwh"]) if callable(value) else value
+
+
+def test_the_detector_finds_each_kind_on_its_day_and_nothing_else() -> None:
+    readings = households()
+    overwrite(readings, "M1", london(20, 12), 1, 4.0)  # a lone fault spike at noon
+    overwrite(readings, "M1", london(30, 2), 4, 1.1)  # two hours of heavy use at 02:00-04:00 London
+    overwrite(readings, "M2", london(26, 10), 6, 2.4)  # Saturday 1 June, 10:00-13:00 London
+    overwrite(readings, "M2", london(40, 6), 60, 0.21)  # a stuck meter, thirty hours
+    overwrite(readings, "M3", london(20, 0), 3 * 48, lambda e: np.round(e * 0.3, 3))  # three days at 30%
+    overwrite(readings, "M4", london(35, 8), 16, 0.0)  # eight hours of zero
+    for day in range(0, DAYS, 2):  # a home that is often off: its zeros are ordinary
+        overwrite(readings, "M5", london(day, 9), 16, 0.0)
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {
+        ("M1", 20, SPIKE),
+        ("M1", 30, NIGHT),
+        ("M2", 26, SURGE),
+        ("M2", 40, FLAT),
+        ("M3", 20, SCALED),  # one alert for the three days: one episode, one visit
+        ("M4", 35, ZEROED),
     }
-    flat = {("M2", at + timedelta(hours=12, minutes=30 * k)): 0.05 for k in range(24)}  # 12 h of 0.05
-    zeros = {("M1", at + timedelta(hours=13, minutes=30 * k)): 0.0 for k in range(24)}  # 12 h of nothing
-    readings = readings_with({**injected, **flat, **zeros})
-    found = profile_detector.detect_day(readings, day)
-    labelled = {
-        (m, t.to_pydatetime()): k for m, t, k in zip(found["meter_id"], found["timestamp"], found["kind"], strict=True)
-    }
-    expected = {
-        ("M1", at + timedelta(hours=12)): SPIKE,
-        ("M1", at + timedelta(hours=3)): NIGHT,
-        ("M1", at + timedelta(hours=3, minutes=30)): NIGHT,
-        ("M2", at + timedelta(hours=10)): SURGE,
-        ("M2", at + timedelta(hours=10, minutes=30)): SURGE,
-        **{key: FLAT for key in flat},
-    }
-    assert len(found[found["kind"] == FLAT]) == 24
-    assert labelled == expected
+    assert judged.alerts["evidence"].str.len().gt(10).all()
 
 
-def test_profile_detector_is_quiet_on_an_ordinary_day_and_judges_only_its_day() -> None:
-    readings = readings_with({("M1", datetime(2013, 1, 25, 12)): 3.0})  # a spike on another day
-    assert profile_detector.detect_day(readings, date(2013, 1, 19)).empty
-    several = profile_detector.detect_days(readings, [date(2013, 1, 19), date(2013, 1, 25)])
-    assert several["timestamp"].tolist() == [pd.Timestamp("2013-01-25 12:00:00")]
+def test_the_detector_judges_only_the_days_asked_for() -> None:
+    readings = households()
+    overwrite(readings, "M1", london(20, 12), 1, 4.0)
+    day = (FIRST_DAY + timedelta(days=20)).date()
+    assert meter_day_detector.judge(readings, [day - timedelta(days=1)]).alerts.empty
+    alerts = meter_day_detector.judge(readings, [day]).alerts
+    assert alerts[["meter_id", "day", "kind"]].values.tolist() == [["M1", day, SPIKE]]
+
+
+def test_the_detector_goal_judges_a_dense_test_set_on_the_alerts_outside_its_events() -> None:
+    base = {"flat_line": {"recall": 1.0}, "recall": 1.0, "precision": 0.5}
+    sparse = detector_result({**base, "alert_rate": 0.015, "false_alert_rate": 0.012, "event_share": 0.003})
+    assert not sparse.passed and sparse.description == "alert rate 1.50% above 1%"
+    dense = detector_result({**base, "alert_rate": 0.03, "false_alert_rate": 0.004, "event_share": 0.02})
+    assert dense.passed
+    low = detector_result({**base, "flat_line": {"recall": 0.5}, "alert_rate": 0.005, "event_share": 0.003})
+    assert not low.passed and low.description == "recall below 90%: flat_line"

@@ -1,20 +1,27 @@
-"""``smartmeter report``: the headline numbers of every report and where its plot is.
+"""``smartmeter report [--json]``: the headline numbers of every report and where its plot is.
 
 It prints what the report assets last wrote under ``<lake>/reports/`` (their JSON summaries), so
 it is instant and shows exactly what Dagster computed. Exit code 0 when every report is there,
-1 when some have not been materialized yet (and says which, and how to make them).
+1 when some have not been materialized yet (and says which, and how to make them). A report that
+ran but could not compute (too little history, no ground truth) is there: it says why.
+
+``--json`` prints one JSON object: ``anomaly_quality`` (``detector`` and ``fixed_rules``: per kind
+events, found, recall; overall precision and alert rate) and ``forecast`` (per level: mape,
+seasonal_naive_mape, persistence_mape, nrmse), rates as fractions 0-1, null with a ``reason``
+where not computed.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from smartmeter_assets.contracts import REPORTS_DIR, InjectedAnomaly
 from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports.forecast import PORTFOLIO
 from smartmeter_assets.reports.report_files import read_summary
-from smartmeter_assets.reports.scoring import OVERALL
 from smartmeter_assets.settings import Settings
 
 REPORTS = (
@@ -73,25 +80,31 @@ def _quality(s: dict[str, Any]) -> list[str]:
     if not s.get("scored"):
         return [f"not scored: {s.get('reason', 'no ground truth')}"]
     lines = []
-    for detector, label in (("rules", "fixed rules"), ("profile", "profile detector")):
-        parts = [
-            f"{kind} P {_num(score['precision'], 2)} R {_num(score['recall'], 2)} F1 {_num(score['f1'], 2)}"
-            for kind, score in sorted(s[detector].items(), key=lambda item: _KIND_ORDER.index(item[0]))
-        ]
-        lines.append(f"{label}: " + "; ".join(parts))
+    for detector, label in (("fixed_rules", "fixed rules"), ("detector", "meter-day detector")):
+        scores = s[detector]
+        kinds = "; ".join(
+            f"{kind.value} {scores[kind.value]['found']}/{scores[kind.value]['events']}" for kind in InjectedAnomaly
+        )
+        lines.append(
+            f"{label}: recall {_pct(scores['recall'])}, precision {_pct(scores['precision'])}, "
+            f"alert rate {_pct(scores['alert_rate'])} of meter-days ({scores['flagged_meter_days']} flagged); "
+            f"found per kind: {kinds}"
+        )
     return lines
 
 
-_KIND_ORDER = [*(kind.value for kind in InjectedAnomaly), OVERALL]
-
-
 def _forecast(s: dict[str, Any]) -> list[str]:
-    return [
-        f"backtest {s['holdout'][0]}..{s['holdout'][1]}: MAPE {_pct(s['mape'])} vs seasonal-naive "
-        f"{_pct(s['naive_mape'])} ({_pct(s['mape_reduction'])} lower); bias {_pct(s['bias'])} "
-        f"(naive {_pct(s['naive_bias'])})",
-        f"({s['weather']})",
-    ]
+    if not s.get("computed"):
+        return [s["reason"]]
+    lines = [f"backtest {s['holdout'][0]}..{s['holdout'][1]} ({s['weather']}):"]
+    for level, m in sorted(s["levels"].items(), key=lambda item: item[0] != PORTFOLIO):
+        goal = ("goal met" if m["goal_met"] else "goal missed") if m["goal_applies"] else "too few meters for the goal"
+        lines.append(
+            f"{level} ({m['meters']} meters): MAPE {_pct(m['mape'])} vs seasonal-naive "
+            f"{_pct(m['seasonal_naive_mape'])} ({_pct(m['mape_reduction'])} lower), persistence "
+            f"{_pct(m['persistence_mape'])}; NRMSE {_pct(m['nrmse'])}; bias {_pct(m['bias'])}; {goal}"
+        )
+    return lines
 
 
 HEADLINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
@@ -121,8 +134,41 @@ def print_report(settings: Settings, out: TextIO | None = None) -> int:
     if missing:
         print(
             f"not materialized yet: {', '.join(missing)} (materialize the 'reports' group, with "
-            "profile_anomalies over the days in the lake, after the stream has landed data)",
+            "meter_day_alerts over the days in the lake, after the stream has landed data)",
             file=out,
         )
         return 1
     return 0
+
+
+def headline_json(settings: Settings) -> dict[str, Any]:
+    """The ``--json`` object: anomaly quality and forecast headline numbers, null with a reason where absent."""
+    lake = Lake.from_settings(settings)
+    quality, forecast = read_summary(lake, "anomaly_quality"), read_summary(lake, "demand_forecast")
+    headline: dict[str, Any] = {}
+    if quality is None:
+        headline["anomaly_quality"] = None
+        headline["anomaly_quality_reason"] = "not materialized yet"
+    elif not quality.get("scored"):
+        headline["anomaly_quality"] = None
+        headline["anomaly_quality_reason"] = quality.get("reason")
+    else:
+        headline["anomaly_quality"] = {"detector": quality["detector"], "fixed_rules": quality["fixed_rules"]}
+    if forecast is None:
+        headline["forecast"] = None
+        headline["forecast_reason"] = "not materialized yet"
+    elif not forecast.get("computed"):
+        headline["forecast"] = None
+        headline["forecast_reason"] = forecast["reason"]
+    else:
+        headline["forecast"] = {"holdout": forecast["holdout"], **forecast["levels"]}
+    headline["missing_reports"] = [name for name in REPORTS if read_summary(lake, name) is None]
+    return headline
+
+
+def print_json(settings: Settings, out: TextIO | None = None) -> int:
+    """Print :func:`headline_json` as one JSON object; 1 if any report is missing."""
+    out = out or sys.stdout
+    headline = headline_json(settings)
+    print(json.dumps(headline, sort_keys=True), file=out)
+    return 1 if headline["missing_reports"] else 0

@@ -1,82 +1,168 @@
-"""Precision, recall and F1 of a detector against the injected anomalies, per kind and overall.
+"""Detectors scored the way a fraud team works: in meter-day alerts, against injected events.
 
-A detection and a truth row are the same reading when ``(meter_id, timestamp)`` match. Per kind,
-a detection counts for the kind it was labelled with (a rule flag is labelled with the injected
-kind that rule is meant to catch, :data:`contracts.RULE_FOR_INJECTED`): a night-time spike flagged
-by the night rule is a false positive *of the night rule*. Overall, labels are ignored: any
-detection on any injected reading is a hit. Undefined ratios (no detections, no truth) are None,
-never a flattering 1.0 or 0.0.
+An *event* is one injected anomaly: the ground-truth rows (one per anomalous half-hour) of one
+meter and kind that follow each other with gaps of at most :data:`EVENT_GAP`. An event *touches*
+every London day one of its half-hours falls on, and it is *found* when the detector raised an
+alert for its meter on one of those days (one visit is all a fraud team needs, whatever label
+the alert carries). A flagged meter-day is a true alert when any event touches it.
+
+Per kind: events, found, recall; the meter-days the detector labelled with that kind and the
+share of them an event of that kind touches. Overall: every event, every distinct flagged
+meter-day, its precision, and the **alert rate**, flagged meter-days over all meter-days judged:
+the workload the detector puts on the team; beside it the false-alert rate (flagged meter-days no
+event touches) and the share of meter-days the events themselves touch (a test set can be so
+dense that its events alone exceed an alert budget). Undefined ratios are None, never 1.0.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date
 
+import duckdb
 import pandas as pd
 
-from smartmeter_assets.contracts import RULE_FOR_INJECTED, InjectedAnomaly
+from smartmeter_assets.contracts import RAW, RULE_FOR_INJECTED, InjectedAnomaly
+from smartmeter_assets.reports.london_time import london_day
 
 OVERALL = "overall"
-KEY = ["meter_id", "timestamp"]
+EVENT_GAP = pd.Timedelta(hours=2)
+ALERT_COLUMNS = ("meter_id", "day", "kind")
 
 
 @dataclass(frozen=True)
-class Score:
+class KindScore:
     kind: str
-    truth: int  # injected readings of this kind
-    detected: int  # readings the detector labelled with this kind
-    hits: int
-    precision: float | None
+    events: int
+    found: int
     recall: float | None
-    f1: float | None
+    flagged_meter_days: int
+    precision: float | None
+    alert_rate: float | None  # overall only: flagged meter-days / all meter-days judged
+    false_alert_rate: float | None = None  # overall only: flagged meter-days no event touches / all
+    event_share: float | None = None  # overall only: meter-days the events touch / all
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return asdict(self)
 
 
-def _score(kind: str, truth: pd.DataFrame, detected: pd.DataFrame) -> Score:
-    truth_keys = truth[KEY].drop_duplicates()
-    detected_keys = detected[KEY].drop_duplicates()
-    hits = len(truth_keys.merge(detected_keys, on=KEY, how="inner"))
-    precision = hits / len(detected_keys) if len(detected_keys) else None
-    recall = hits / len(truth_keys) if len(truth_keys) else None
-    f1 = (
-        2 * precision * recall / (precision + recall)
-        if precision is not None and recall is not None and precision + recall > 0
-        else (0.0 if precision is not None and recall is not None else None)
+def truth_events(truth: pd.DataFrame) -> pd.DataFrame:
+    """One row per (event, London day it touches): ``event, meter_id, kind, day``."""
+    if truth.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("event", "meter_id", "kind", "day")})
+    ordered = truth.sort_values(["meter_id", "kind", "timestamp"]).reset_index(drop=True)
+    new_event = (
+        ordered["meter_id"].ne(ordered["meter_id"].shift())
+        | ordered["kind"].ne(ordered["kind"].shift())
+        | ordered["timestamp"].diff().gt(EVENT_GAP)
     )
-    return Score(kind, len(truth_keys), len(detected_keys), hits, precision, recall, f1)
+    ordered["event"] = new_event.cumsum()
+    ordered["day"] = london_day(ordered["timestamp"])
+    return ordered.loc[:, ["event", "meter_id", "kind", "day"]].drop_duplicates().reset_index(drop=True)
 
 
-def score_detections(truth: pd.DataFrame, detections: pd.DataFrame) -> list[Score]:
-    """One score per injected kind, then the overall one. Both frames: meter_id, timestamp, kind."""
-    scores = [
-        _score(kind.value, truth[truth["kind"] == kind.value], detections[detections["kind"] == kind.value])
-        for kind in InjectedAnomaly
-    ]
-    scores.append(_score(OVERALL, truth, detections))
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def score_alerts(truth: pd.DataFrame, alerts: pd.DataFrame, meter_days: int, days: set[date]) -> list[KindScore]:
+    """Scores per kind and overall; only events touching ``days`` count, ``meter_days`` judged in all.
+
+    ``truth``: meter_id, timestamp (GMT), kind. ``alerts``: meter_id, day (London), kind (the
+    detector's label). ``meter_days``: how many meter-days the detector judged (the denominator
+    of the alert rate).
+    """
+    events = truth_events(truth)
+    events = events[events["day"].isin(days)]
+    alerts = alerts.loc[:, list(ALERT_COLUMNS)].astype(object)  # an empty frame has no dtypes to merge on
+    alerts = alerts[alerts["day"].isin(days)]
+    found_days = events.merge(alerts[["meter_id", "day"]].drop_duplicates(), on=["meter_id", "day"])
+    found = set(found_days["event"])
+    touched = events[["meter_id", "day", "kind"]].drop_duplicates()
+    scores = []
+    for kind in InjectedAnomaly:
+        own = events[events["kind"] == kind.value]
+        labelled = alerts.loc[alerts["kind"] == kind.value, ["meter_id", "day"]].drop_duplicates()
+        true_alerts = labelled.merge(touched[touched["kind"] == kind.value], on=["meter_id", "day"])
+        n_events = own["event"].nunique()
+        n_found = len(set(own["event"]) & found)
+        scores.append(
+            KindScore(
+                kind.value, n_events, n_found, _ratio(n_found, n_events),
+                len(labelled), _ratio(len(true_alerts), len(labelled)), None,
+            )
+        )  # fmt: skip
+    flagged = alerts[["meter_id", "day"]].drop_duplicates()
+    true_flagged = flagged.merge(touched[["meter_id", "day"]].drop_duplicates(), on=["meter_id", "day"])
+    n_events = events["event"].nunique()
+    event_days = len(touched[["meter_id", "day"]].drop_duplicates())
+    scores.append(
+        KindScore(
+            OVERALL, n_events, len(found), _ratio(len(found), n_events),
+            len(flagged), _ratio(len(true_flagged), len(flagged)), _ratio(len(flagged), meter_days),
+            _ratio(len(flagged) - len(true_flagged), meter_days), _ratio(event_days, meter_days),
+        )
+    )  # fmt: skip
     return scores
 
 
-def rule_detections(flagged: pd.DataFrame) -> pd.DataFrame:
-    """Stream flags (meter_id, timestamp, reason: one row per reason) as labelled detections."""
+def rule_alerts(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Stream flags (meter_id, timestamp GMT, reason: one row per reason) as labelled meter-day alerts."""
     kind_of_reason = {reason.value: kind.value for kind, reason in RULE_FOR_INJECTED.items() if reason}
     unknown = set(flagged["reason"]) - set(kind_of_reason)
     if unknown:
         raise ValueError(f"anomaly reasons {sorted(unknown)} map to no injected kind")
-    return pd.DataFrame(
+    alerts = pd.DataFrame(
         {
             "meter_id": flagged["meter_id"],
-            "timestamp": flagged["timestamp"],
+            "day": london_day(flagged["timestamp"]) if len(flagged) else pd.Series(dtype=object),
             "kind": flagged["reason"].map(kind_of_reason),
         }
     )
+    return alerts.drop_duplicates().reset_index(drop=True)
 
 
-def within_days(truth: pd.DataFrame, days: set) -> pd.DataFrame:
-    """Only the injected readings of days the lake holds: a day not streamed yet is not a miss."""
-    return truth[truth["timestamp"].dt.date.isin(days)]
-
-
-def scores_table(scores: list[Score]) -> pd.DataFrame:
+def scores_table(scores: list[KindScore]) -> pd.DataFrame:
     return pd.DataFrame([s.as_dict() for s in scores])
+
+
+def scores_summary(scores: list[KindScore]) -> dict[str, object]:
+    """The ``--json`` shape: ``{<kind>: {events, found, recall, ...}, precision, alert_rate, ...}``."""
+    overall = next(s for s in scores if s.kind == OVERALL)
+    summary: dict[str, object] = {
+        s.kind: {
+            k: v for k, v in s.as_dict().items() if k not in ("kind", "alert_rate", "false_alert_rate", "event_share")
+        }
+        for s in scores
+        if s.kind != OVERALL
+    }
+    summary.update(
+        events=overall.events,
+        found=overall.found,
+        recall=overall.recall,
+        flagged_meter_days=overall.flagged_meter_days,
+        precision=overall.precision,
+        alert_rate=overall.alert_rate,
+        false_alert_rate=overall.false_alert_rate,
+        event_share=overall.event_share,
+    )
+    return summary
+
+
+def lake_meter_days(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every (meter_id, London day) ``raw/`` holds a reading for: the alert rate's denominator.
+
+    A London day differs from the GMT date only for 23:00-24:00 GMT in summer time, so DuckDB
+    reduces the readings to (meter, GMT date, late hour or not) and the zone is applied here, to
+    a few rows per meter-day instead of every reading.
+    """
+    rows = connection.sql(
+        f"""
+        SELECT DISTINCT meter_id, CAST(timestamp AS DATE) AS gmt_day, hour(timestamp) = 23 AS late
+        FROM {RAW.name}
+        """
+    ).df()
+    late_stamp = pd.to_datetime(rows["gmt_day"]) + pd.Timedelta(hours=23)
+    day = pd.Series(pd.to_datetime(rows["gmt_day"]).dt.date, index=rows.index)
+    day[rows["late"]] = london_day(late_stamp[rows["late"]])
+    return pd.DataFrame({"meter_id": rows["meter_id"], "day": day}).drop_duplicates().reset_index(drop=True)

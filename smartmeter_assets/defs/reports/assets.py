@@ -6,7 +6,7 @@ table and the plot in the Dagster UI. A report over ``raw/`` fails with a clear 
 lake holds no readings; an empty ``anomalies/`` is a valid answer (no anomalies) and reports zero.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -33,7 +33,7 @@ from smartmeter_assets.defs.reports import checks
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import anomaly_summary as anomalies_report
-from smartmeter_assets.reports import forecast, peaks, profile_detector, scoring, segments, weather
+from smartmeter_assets.reports import forecast, meter_day_detector, peaks, scoring, segments, weather
 from smartmeter_assets.reports.ground_truth import GroundTruthError, read_ground_truth
 from smartmeter_assets.reports.lake_query import NoLakeDataError, lake_connection, require_rows
 from smartmeter_assets.reports.report_files import (
@@ -47,20 +47,17 @@ from smartmeter_assets.reports.report_files import (
 GROUP = "reports"
 KINDS = {"duckdb", "python"}
 RAW_KEY, ANOMALIES_KEY = lake_asset_key(RAW), lake_asset_key(ANOMALIES)
-PROFILE_TABLE = "profile_anomalies"  # Delta table under <lake>/reports/
+ALERTS_TABLE = "meter_day_alerts"  # Delta table under <lake>/reports/, and the asset's name
 #: Days judged per read of raw/: each read spans the chunk plus the detector's window on each side,
 #: so bigger chunks read less twice but hold more in memory (real data: ~5,500 meters a day).
 DETECTOR_CHUNK_DAYS = 14
-PROFILE_SCHEMA = pa.schema(
+ALERTS_SCHEMA = pa.schema(
     [
         ("meter_id", pa.string()),
-        ("timestamp", pa.timestamp("us")),
-        ("energy_kwh", pa.float64()),
-        ("expected_kwh", pa.float64()),
-        ("score", pa.float64()),
-        ("direction", pa.string()),
+        ("day", pa.date32()),  # London day
         ("kind", pa.string()),
-        ("reading_date", pa.date32()),
+        ("score", pa.float64()),
+        ("evidence", pa.string()),
     ]
 )
 
@@ -142,74 +139,77 @@ def _days(first: date, last: date) -> list[date]:
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
 )
-def profile_anomalies(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
-    """Readings far from their meter's own profile (robust median/MAD, both directions), per day.
+def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    """Meter-days a fraud team should look at: each meter against its own weeks around the day.
 
-    Idempotent: the days of the run are replaced in ``<lake>/reports/profile_anomalies``.
+    A partition is a London day. Idempotent: the days of the run are replaced in
+    ``<lake>/reports/meter_day_alerts`` (see :mod:`smartmeter_assets.reports.meter_day_detector`).
     """
     window = context.partition_time_window
     first, last = window.start.date(), (window.end - pd.Timedelta(days=1)).date()
     days = _days(first, last)
     connection = lake_connection(lake.lake(), (RAW,))
-    found = []
+    found, judged = [], 0
     for start in range(0, len(days), DETECTOR_CHUNK_DAYS):
         chunk = days[start : start + DETECTOR_CHUNK_DAYS]
-        read_from, _ = profile_detector.window_of(chunk[0])
-        _, read_to = profile_detector.window_of(chunk[-1])
-        readings = connection.execute(
+        read_from, _ = meter_day_detector.window_of(chunk[0])
+        _, read_to = meter_day_detector.window_of(chunk[-1])
+        readings = connection.execute(  # a London day can start on the GMT day before
             f"SELECT meter_id, timestamp, energy_kwh FROM {RAW.name} WHERE reading_date BETWEEN ? AND ?",
-            [read_from, read_to],
+            [read_from - timedelta(days=1), read_to + timedelta(days=1)],
         ).df()
-        readings["meter_id"] = readings["meter_id"].astype("category")  # millions of rows on real data
-        found.append(profile_detector.detect_days(readings, chunk))
-        context.log.info(f"profile detector: {chunk[0]}..{chunk[-1]} done, {len(found[-1])} detections")
-    detections = pd.concat(found, ignore_index=True)
-    detections["meter_id"] = detections["meter_id"].astype(str)
-    detections["reading_date"] = pd.to_datetime(detections["timestamp"]).dt.date
-    table = pa.Table.from_pandas(detections, schema=PROFILE_SCHEMA, preserve_index=False)
+        result = meter_day_detector.judge(readings, chunk)
+        found.append(result.alerts)
+        judged += len(result.meter_days)
+        context.log.info(f"meter-day detector: {chunk[0]}..{chunk[-1]} done, {len(result.alerts)} alerts")
+    alerts = pd.concat(found, ignore_index=True)
+    table = pa.Table.from_pandas(alerts.astype({"meter_id": str}), schema=ALERTS_SCHEMA, preserve_index=False)
     write_deltalake(
-        lake.lake().url(REPORTS_DIR, PROFILE_TABLE),
+        lake.lake().url(REPORTS_DIR, ALERTS_TABLE),
         table,
         mode="overwrite",
-        partition_by=["reading_date"],
-        predicate=f"reading_date >= '{first.isoformat()}' AND reading_date <= '{last.isoformat()}'",
+        partition_by=["day"],
+        predicate=f"day >= '{first.isoformat()}' AND day <= '{last.isoformat()}'",
         storage_options=lake.lake().storage_options(),
     )
-    by_kind = detections["kind"].value_counts().to_dict() if len(detections) else {}
+    by_kind = alerts["kind"].value_counts().to_dict() if len(alerts) else {}
     return MaterializeResult(
         metadata={
-            "detections": len(detections),
+            "alerts": len(alerts),
+            "meter_days_judged": judged,
+            "alert_rate": len(alerts) / judged if judged else 0.0,
             "days": len(days),
             "by_kind": MetadataValue.json({str(k): int(v) for k, v in by_kind.items()}),
-            "preview": MetadataValue.md(markdown_table(detections)),
-            "location": MetadataValue.path(lake.lake().url(REPORTS_DIR, PROFILE_TABLE)),
+            "preview": MetadataValue.md(markdown_table(alerts)),
+            "location": MetadataValue.path(lake.lake().url(REPORTS_DIR, ALERTS_TABLE)),
         }
     )
 
 
-def profile_detections(lake: Lake) -> pd.DataFrame:
-    """Everything the profile detector has written (empty before its first run)."""
+def detector_alerts(lake: Lake) -> pd.DataFrame:
+    """Every alert the meter-day detector has written (empty before its first run)."""
     try:
-        table = DeltaTable(lake.url(REPORTS_DIR, PROFILE_TABLE), storage_options=lake.storage_options())
+        table = DeltaTable(lake.url(REPORTS_DIR, ALERTS_TABLE), storage_options=lake.storage_options())
     except TableNotFoundError:
-        return PROFILE_SCHEMA.empty_table().to_pandas()
+        return ALERTS_SCHEMA.empty_table().to_pandas()
     return table.to_pandas()
 
 
 @asset(
-    deps=[ANOMALIES_KEY, RAW_KEY, AssetKey("profile_anomalies")],
+    deps=[ANOMALIES_KEY, RAW_KEY, AssetKey(ALERTS_TABLE)],
     group_name=GROUP,
     kinds={"duckdb", "python"},
-    check_specs=[checks.PROFILE_DETECTOR_GOAL],
+    check_specs=[checks.DETECTOR_GOAL],
 )
 def anomaly_quality(
     context: AssetExecutionContext, lake: LakeResource, sources: SourceFilesResource
 ) -> MaterializeResult:
-    """Precision, recall and F1 per injected kind: the stream's fixed rules beside the profile detector.
+    """Meter-day recall per injected kind, precision and alert rate: the fixed rules beside the detector.
 
-    Ground truth exists for the generated sample only; with real files this reports that nothing
-    could be scored instead of failing. Only days present in ``raw/`` are scored (for the profile
-    detector: only days it has processed), so a day not streamed yet is not counted as missed.
+    Ground truth exists only where anomalies were injected (the sample, ``smartmeter inject``);
+    without it this reports that nothing could be scored instead of failing. Only London days in
+    ``raw/`` are scored (for the detector: only the days it has judged), so a day not streamed yet
+    is not counted as missed.
     """
     the_lake = lake.lake()
     connection = _raw_connection(the_lake)
@@ -219,47 +219,51 @@ def anomaly_quality(
         summary: dict[str, Any] = {"scored": False, "reason": str(error)}
         write_report(the_lake, "anomaly_quality", figure_png(_no_truth_figure()), summary)
         return MaterializeResult(
-            metadata={"scored": False, "reason": str(error)},
-            check_results=[checks.profile_detector_result(None)],
+            metadata={"scored": False, "reason": str(error)}, check_results=[checks.detector_result(None)]
         )
-    raw_days = {d for (d,) in connection.execute(f"SELECT DISTINCT reading_date FROM {RAW.name}").fetchall()}
+    all_meter_days = scoring.lake_meter_days(connection)
+    raw_days = set(all_meter_days["day"])
     flagged = connection.sql(
         f"SELECT meter_id, timestamp, unnest(anomaly_reasons) AS reason FROM {ANOMALIES.name}"
     ).df()
     processed = {
-        date.fromisoformat(key) for key in context.instance.get_materialized_partitions(AssetKey("profile_anomalies"))
+        date.fromisoformat(key) for key in context.instance.get_materialized_partitions(AssetKey(ALERTS_TABLE))
     }
-    rule_scores = scoring.score_detections(scoring.within_days(truth, raw_days), scoring.rule_detections(flagged))
-    detections = profile_detections(the_lake)
-    profile_scores = scoring.score_detections(
-        scoring.within_days(truth, raw_days & processed),
-        detections[detections["reading_date"].isin(raw_days & processed)],
+    detector_days = raw_days & processed
+    rule_scores = scoring.score_alerts(truth, scoring.rule_alerts(flagged), len(all_meter_days), raw_days)
+    detector_scores = scoring.score_alerts(
+        truth,
+        detector_alerts(the_lake),
+        int(all_meter_days["day"].isin(detector_days).sum()),
+        detector_days,
     )
     table = pd.concat(
         [
             scoring.scores_table(rule_scores).assign(detector="fixed rules"),
-            scoring.scores_table(profile_scores).assign(detector="profile (median/MAD)"),
+            scoring.scores_table(detector_scores).assign(detector="meter-day detector"),
         ],
         ignore_index=True,
     )
     summary = {
         "scored": True,
         "days_scored_rules": len(raw_days),
-        "days_scored_profile": len(raw_days & processed),
-        "rules": {s.kind: s.as_dict() for s in rule_scores},
-        "profile": {s.kind: s.as_dict() for s in profile_scores},
+        "days_scored_detector": len(detector_days),
+        "fixed_rules": scoring.scores_summary(rule_scores),
+        "detector": scoring.scores_summary(detector_scores),
     }
-    overall = summary["profile"][scoring.OVERALL]
     published = _publish(the_lake, "anomaly_quality", _quality_figure(table), summary, table)
+    detector, rules = summary["detector"], summary["fixed_rules"]
     return MaterializeResult(
         metadata={
             **published.metadata,
-            "profile_precision": overall["precision"] or 0.0,
-            "profile_recall": overall["recall"] or 0.0,
-            "rules_precision": summary["rules"][scoring.OVERALL]["precision"] or 0.0,
-            "rules_recall": summary["rules"][scoring.OVERALL]["recall"] or 0.0,
+            "detector_recall": detector["recall"] or 0.0,
+            "detector_precision": detector["precision"] or 0.0,
+            "detector_alert_rate": detector["alert_rate"] or 0.0,
+            "rules_recall": rules["recall"] or 0.0,
+            "rules_precision": rules["precision"] or 0.0,
+            "rules_alert_rate": rules["alert_rate"] or 0.0,
         },
-        check_results=[checks.profile_detector_result(overall)],
+        check_results=[checks.detector_result(detector)],
     )
 
 
@@ -272,39 +276,59 @@ def _no_truth_figure() -> Figure:
 
 
 def _quality_figure(table: pd.DataFrame) -> Figure:
-    """Precision and recall per kind, fixed rules against the profile detector."""
+    """Recall per kind and overall precision, fixed rules against the meter-day detector."""
     figure = Figure(figsize=(12, 4))
     panels = figure.subplots(1, 2, sharey=True)
-    for axes, measure in zip(panels, ("precision", "recall"), strict=True):
+    for axes, measure in zip(panels, ("recall", "precision"), strict=True):
         pivot = table.pivot(index="kind", columns="detector", values=measure).astype(float).fillna(0.0)
         width = 0.8 / len(pivot.columns)
         for offset, detector in enumerate(pivot.columns):
             axes.bar([i + offset * width for i in range(len(pivot))], pivot[detector], width=width, label=detector)
         axes.set_xticks([i + width / 2 for i in range(len(pivot))])
         axes.set_xticklabels(pivot.index, rotation=20, fontsize="small")
-        axes.axhline(checks.ANOMALY_GOAL, linestyle="--", color="black", linewidth=1)
-        axes.set_title(measure)
+        axes.set_title(f"{measure} (meter-day alerts)")
         axes.legend(fontsize="small")
+    panels[0].axhline(checks.RECALL_GOAL, linestyle="--", color="black", linewidth=1)
     return figure
 
 
 @asset(deps=[RAW_KEY], group_name=GROUP, kinds={"duckdb", "scikit-learn"}, check_specs=[checks.FORECAST_SKILL_GOAL])
 def demand_forecast(lake: LakeResource) -> MaterializeResult:
-    """Day-ahead half-hourly demand per ACORN category, backtested against seasonal-naive.
+    """Day-ahead half-hourly demand per ACORN category and for the portfolio, against two baselines.
 
+    With too little history it says "not computed: needs N days, has M" and does not fail.
     Observed weather stands in for a weather forecast (see :mod:`smartmeter_assets.reports.forecast`).
     """
     series = forecast.segment_series(_raw_connection(lake.lake()))
     try:
         result = forecast.backtest(series)
     except forecast.NotEnoughHistoryError as error:
-        raise Failure(description=str(error)) from error
+        summary = forecast.not_computed(error)
+        write_report(lake.lake(), "demand_forecast", figure_png(_not_computed_figure(str(error))), summary)
+        return MaterializeResult(
+            metadata={"computed": False, "reason": str(error)}, check_results=[checks.forecast_skill_result(summary)]
+        )
     summary = result.summary()
     published = _publish(lake.lake(), "demand_forecast", forecast.forecast_figure(result), summary, result.metrics)
+    portfolio = summary["levels"][forecast.PORTFOLIO]
     return MaterializeResult(
-        metadata={**published.metadata, "mape": summary["mape"], "naive_mape": summary["naive_mape"]},
+        metadata={
+            **published.metadata,
+            "computed": True,
+            "portfolio_mape": portfolio["mape"],
+            "portfolio_seasonal_naive_mape": portfolio["seasonal_naive_mape"],
+            "portfolio_persistence_mape": portfolio["persistence_mape"],
+        },
         check_results=[checks.forecast_skill_result(summary)],
     )
+
+
+def _not_computed_figure(reason: str) -> Figure:
+    figure = Figure(figsize=(6, 2))
+    axes = figure.subplots()
+    axes.axis("off")
+    axes.text(0.5, 0.5, reason, ha="center", va="center")
+    return figure
 
 
 REPORT_ASSETS = [
@@ -312,7 +336,7 @@ REPORT_ASSETS = [
     peak_demand,
     weather_sensitivity,
     anomaly_summary,
-    profile_anomalies,
+    meter_day_alerts,
     anomaly_quality,
     demand_forecast,
 ]

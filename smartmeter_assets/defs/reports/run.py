@@ -1,6 +1,6 @@
 """Materialize every report in two runs, for ``smartmeter run`` and anyone scripting the reports.
 
-The profile detector is daily-partitioned; it runs once over every day ``raw/`` holds (a single
+The meter-day detector is daily-partitioned; it runs once over every day ``raw/`` holds (a single
 run, thanks to its single-run backfill policy), then the unpartitioned reports run together, so
 ``anomaly_quality`` scores the detector on the days just judged.
 """
@@ -14,7 +14,7 @@ from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports.lake_query import lake_connection
 
-PROFILE_KEY = AssetKey("profile_anomalies")
+ALERTS_KEY = AssetKey("meter_day_alerts")
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -30,7 +30,7 @@ def materialize_reports(defs: Definitions, instance: DagsterInstance, lake: Lake
     results = []
     if first is not None:
         detector = job.get_subset(
-            asset_selection={PROFILE_KEY}, asset_check_selection={c for c in checks if c.asset_key == PROFILE_KEY}
+            asset_selection={ALERTS_KEY}, asset_check_selection={c for c in checks if c.asset_key == ALERTS_KEY}
         )
         results.append(
             detector.execute_in_process(
@@ -39,7 +39,7 @@ def materialize_reports(defs: Definitions, instance: DagsterInstance, lake: Lake
                 raise_on_error=False,
             )
         )
-    others = report_keys - {PROFILE_KEY}
+    others = report_keys - {ALERTS_KEY}
     reports = job.get_subset(asset_selection=others, asset_check_selection={c for c in checks if c.asset_key in others})
     results.append(reports.execute_in_process(instance=instance, raise_on_error=False))
     return results
