@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInProcessResult
 from tqdm import tqdm
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
@@ -62,6 +62,8 @@ class Summary:
     checks_passed: int = 0
     checks_failed: int = 0
     failed_checks: list[str] = field(default_factory=list)
+    checks_warned: int = 0
+    warned_checks: list[str] = field(default_factory=list)
     reports_failed: list[str] = field(default_factory=list)
     days: int = 0
     seconds: float = 0.0
@@ -72,12 +74,18 @@ class Summary:
 
 
 def _checks_of(result: object, summary: Summary) -> None:
+    """Count a run's checks. An ERROR check that fails (data lost, a contract broken) fails the run;
+    a WARN one (an analytic goal missed, lag, freshness) is reported in ``warned_checks`` only."""
     for evaluation in result.get_asset_check_evaluations():  # type: ignore[attr-defined]
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.passed:
             summary.checks_passed += 1
+        elif evaluation.severity == AssetCheckSeverity.WARN:
+            summary.checks_warned += 1
+            summary.warned_checks.append(name)
         else:
             summary.checks_failed += 1
-            summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+            summary.failed_checks.append(name)
 
 
 def materialize_sources(defs: Definitions, instance: DagsterInstance) -> ExecuteInProcessResult:
