@@ -14,10 +14,9 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import LAKE_TABLES, LakeTable
+from smartmeter_assets.lake.delta import table_dataset
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
 
@@ -28,11 +27,8 @@ class NoLakeDataError(RuntimeError):
 
 def lake_dataset(lake: Lake, table: LakeTable) -> pads.Dataset:
     """The table as an Arrow dataset; an empty one of the contract schema if it does not exist yet."""
-    try:
-        delta = DeltaTable(lake.url(table.name), storage_options=lake.storage_options())
-    except TableNotFoundError:
-        return pads.dataset(lake_arrow_schema(table).empty_table())
-    return delta.to_pyarrow_dataset()
+    dataset = table_dataset(lake, table)  # pyarrow's own filesystem: no abort at exit (lake/delta.py)
+    return pads.dataset(lake_arrow_schema(table).empty_table()) if dataset is None else dataset
 
 
 def lake_connection(lake: Lake, tables: tuple[LakeTable, ...] = LAKE_TABLES) -> duckdb.DuckDBPyConnection:
