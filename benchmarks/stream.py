@@ -51,6 +51,7 @@ from smartmeter_assets_tests.stream_readings import ensure_topic, reading  # noq
 TARGET_ROWS_PER_SECOND = 60_000
 METERS = 5_000
 _BATCH_LINE = re.compile(r"^(\S+ \S+) INFO .*?batch (\d+): (\d+) rows in (\d+) ms", re.MULTILINE)
+_STEPS = re.compile(r"steps ms (\{[^}]*\})")
 
 
 @dataclass
@@ -65,6 +66,14 @@ class Run:
     first_end: float = 0.0  # when the first batch ended (log time, seconds)
     last_end: float = 0.0
     totals: dict[str, Any] = field(default_factory=dict)
+    cpu_by_pid: dict[int, float] = field(default_factory=dict)  # CPU seconds of every process of the tree
+    step_ms: dict[str, int] = field(default_factory=dict)  # summed over batches: where the time went
+
+    @property
+    def cpu_us_per_row(self) -> float:
+        """CPU time of the whole tree per row (JVM start included): a figure the machine's load
+        bends far less than a rate does."""
+        return sum(self.cpu_by_pid.values()) * 1e6 / self.rows if self.rows else 0.0
 
     @property
     def query_rate(self) -> float:
@@ -123,6 +132,8 @@ def _watch_memory(root: psutil.Process, run: Run, stop: threading.Event) -> None
             tree = jvm = 0
             for process in processes:
                 try:
+                    times = process.cpu_times()
+                    run.cpu_by_pid[process.pid] = max(run.cpu_by_pid.get(process.pid, 0.0), times.user + times.system)
                     rss = process.memory_info().rss
                     tree += rss
                     if process.name().startswith("java"):
@@ -151,6 +162,9 @@ def run_process(command: list[str], env: dict[str, str], log_file: Path) -> Run:
     text = log_file.read_text(errors="replace")
     if code != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {code}; log: {log_file}\n{text[-3000:]}")
+    for steps in _STEPS.finditer(text):
+        for step, ms in ast.literal_eval(steps.group(1)).items():
+            run.step_ms[step] = run.step_ms.get(step, 0) + int(ms)
     for match in _BATCH_LINE.finditer(text):
         ended = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
         rows, ms = int(match.group(3)), int(match.group(4))
@@ -232,10 +246,14 @@ def main() -> None:
         source_only()
         return
     sizes = arguments.readings or [100_000]
-    print(f"stream benchmark on local[2], {os.cpu_count()} cores; max {arguments.max_records} records per batch")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"stream benchmark on local[2], {os.cpu_count()} cores (load average {load}); "
+        f"max {arguments.max_records} records per batch"
+    )
     header = (
         f"{'N':>9} {'publish/s':>10} {'source rows/s':>14} {'job rows/s':>11} {'job wall/s':>11} "
-        f"{'batches':>7} {'peak tree MB':>12} {'peak JVM MB':>11}"
+        f"{'batches':>7} {'peak tree MB':>12} {'peak JVM MB':>11} {'CPU us/row':>10}"
     )
     print(header)
     results = []
@@ -245,7 +263,8 @@ def main() -> None:
         source_rate = f"{source.query_rate:14,.0f}" if source else f"{'-':>14}"
         print(
             f"{n:>9,} {n / publish_seconds:>10,.0f} {source_rate} {job.query_rate:>11,.0f} "
-            f"{job.wall_rate:>11,.0f} {job.batches:>7} {job.peak_tree_mb:>12,.0f} {job.peak_jvm_mb:>11,.0f}",
+            f"{job.wall_rate:>11,.0f} {job.batches:>7} {job.peak_tree_mb:>12,.0f} {job.peak_jvm_mb:>11,.0f} "
+            f"{job.cpu_us_per_row:>10,.1f}",
             flush=True,
         )
     print()
@@ -260,6 +279,9 @@ def main() -> None:
         print(
             f"N={n:,}: job {job.query_rate:,.0f} rows/s{steady}, {verdict} the {TARGET_ROWS_PER_SECOND:,} target{share}"
         )
+        total = sum(job.step_ms.values()) or 1
+        profile = ", ".join(f"{step} {ms / total:.0%}" for step, ms in job.step_ms.items())
+        print(f"  where a batch's time goes (spark = Kafka read + parse + transforms + toArrow): {profile}")
     if len(results) > 1:
         (n0, _, first), (n1, _, last) = results[0], results[-1]
         print(
