@@ -29,7 +29,6 @@ from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
 from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, policy_of
-from smartmeter_assets.kafka.lag import measure_lag
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.lake.delta import open_table, table_dataset
 from smartmeter_assets.lake.observation import observe_table
@@ -38,6 +37,7 @@ from smartmeter_assets.lake.reconciliation import reconcile
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.lag import measure_lag
 from smartmeter_assets.stream.reconcile import reading_counts_by_window_date
 from smartmeter_assets.stream.window import WindowSpec
 

@@ -31,9 +31,9 @@ from dagster import (
 from smartmeter_assets.contracts import RAW
 from smartmeter_assets.defs.lake.assets import lake_asset_key, observation_events
 from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
-from smartmeter_assets.kafka.lag import measure_lag
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.lag import measure_lag
 from smartmeter_assets.supervision import (
     Action,
     RunOutcome,

@@ -1,4 +1,7 @@
-"""How far the stream is behind the topic: the broker's end offsets minus the stream's committed offsets."""
+"""How far the stream is behind the topic: the broker's end offsets minus the stream's committed offsets.
+
+In ``stream/``, not ``kafka/``: it reads the stream's checkpoint, and the stream sits above Kafka.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from kafka.errors import KafkaError
 from smartmeter_assets.kafka.broker import BrokerError, resolve_bootstrap
 from smartmeter_assets.kafka.offsets import end_offsets
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.checkpoint import committed_offsets
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +36,6 @@ class StreamLag:
 
 def measure_lag(settings: Settings) -> StreamLag | None:
     """The lag now, or None when the broker cannot be reached (the caller says so)."""
-    from smartmeter_assets.stream.checkpoint import committed_offsets
-
     try:
         bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
         ends = end_offsets(bootstrap, settings.kafka_topic)
