@@ -217,3 +217,12 @@ def test_the_detector_goal_judges_a_dense_test_set_on_the_alerts_outside_its_eve
     assert dense.passed
     low = detector_result({**base, "flat_line": {"recall": 0.5}, "alert_rate": 0.005, "event_share": 0.003})
     assert not low.passed and low.description == "recall below 90%: flat_line"
+
+
+def test_the_detector_judges_a_short_run_without_a_weekend() -> None:
+    """``smartmeter run --days 2`` on a Monday start: no weekend day to compare, still no crash."""
+    stamps = pd.date_range("2013-01-07", periods=96, freq="30min")
+    energy = [0.1 + 0.3 * (17 <= s.hour < 21) for s in stamps]
+    readings = pd.DataFrame({"meter_id": "MAC000001", "timestamp": stamps, "energy_kwh": energy})
+    result = meter_day_detector.judge(readings, [date(2013, 1, 7), date(2013, 1, 8)])
+    assert len(result.meter_days) == 2

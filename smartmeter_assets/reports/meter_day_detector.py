@@ -141,7 +141,11 @@ class Calendar:
 
     def __init__(self, features: pd.DataFrame) -> None:
         self.meters = pd.Index(sorted(features["meter_id"].unique()))
-        self.days = pd.date_range(features["day"].min(), features["day"].max(), freq="D")
+        self.days = (  # none at all, e.g. no weekend day in a 2-day run
+            pd.date_range(features["day"].min(), features["day"].max(), freq="D")
+            if len(features)
+            else pd.DatetimeIndex([])
+        )
         self.rows = self.meters.get_indexer(features["meter_id"])
         self.cols = self.days.get_indexer(features["day"])
 
