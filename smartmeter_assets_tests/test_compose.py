@@ -422,7 +422,8 @@ def instance_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def test_dagster_instance_stores_everything_in_postgres_from_env(instance_config: dict[str, Any]) -> None:
-    database = instance_config["storage"]["postgres"]["postgres_db"]
+    database = dict(instance_config["storage"]["postgres"]["postgres_db"])
+    assert database.pop("scheme") == "postgresql+psycopg2"  # the driver dagster-postgres installs
     assert {field: value.get("env") for field, value in database.items()} == {
         "hostname": "DAGSTER_POSTGRES_HOST",
         "port": "DAGSTER_POSTGRES_PORT",

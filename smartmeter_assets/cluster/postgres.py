@@ -8,6 +8,7 @@ generated password), and watches it like the other services.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -42,7 +43,7 @@ def debian_cluster() -> tuple[str, str, str]:
 
 def _psql(sql: str) -> str:
     """Run SQL as the ``postgres`` superuser (peer authentication on the local socket)."""
-    runner = ["runuser", "-u", "postgres", "--"] if Path("/proc/self").owner() == "root" else []
+    runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     return _run([*runner, "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql], "psql")
 
 

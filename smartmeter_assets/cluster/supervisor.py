@@ -288,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     layout = Layout.of(args.home)
-    return Supervisor(layout, dict(os.environ), stream=not args.no_stream).run()
+    try:
+        watcher = Supervisor(layout, dict(os.environ), stream=not args.no_stream)
+    except ServiceError as error:  # e.g. MinIO not built: `up` prints the reason
+        write_state(layout, {"supervisor_pid": os.getpid(), "status": "failed", "error": str(error)})
+        return 1
+    return watcher.run()
 
 
 if __name__ == "__main__":
