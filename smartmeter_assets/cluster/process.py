@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Protocol
 
+import psutil
+
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 180.0
@@ -84,6 +86,24 @@ def log_tail(path: Path, lines: int = 8) -> str:
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def stop_tree(pid: int, grace: float = STOP_TIMEOUT_SECONDS) -> int:
+    """Stop ``pid`` and its descendants (snapshotted first: orphans re-parent); how many were killed."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for member in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(alive)
 
 
 class ManagedProcess:
@@ -150,14 +170,12 @@ class ManagedProcess:
         return self.running() and self.probe()
 
     def stop(self) -> None:
+        """SIGTERM to the service and everything under it (the code server's gRPC child and the
+        runs it launched, the stream's driver among them), SIGKILL to what lingers."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_tree(process.pid)
+            process.wait(timeout=10)
         self._close()
 
     def _close(self) -> None:
