@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 CHECK_DATABASE = "dagster_cluster_check"
 #: Stream settings for the check: small batches so faults land mid-stream, quick relaunches.
 CHECK_SETTINGS = {
-    "SMARTMETER_SPARK_MAX_RECORDS_PER_BATCH": "2000",
+    "SMARTMETER_SPARK_MAX_RECORDS_PER_BATCH": "500",
     "SMARTMETER_SPARK_TRIGGER_SECONDS": "2",
     "SMARTMETER_STREAM_BACKOFF_SECONDS": "2",
     "SMARTMETER_STREAM_MAX_FAILURES": "20",
@@ -55,6 +55,8 @@ class Fault:
     recovered: bool = False
     new_pid: int | None = None
     seconds_to_recover: float | None = None
+    landed_at_kill: int | None = None
+    published_at_kill: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -234,10 +236,10 @@ class FaultRun:
             to_publish = publishable_days(lake)[:days]
             report.days = len(to_publish)
             for group, fault in zip(split_rounds(to_publish, len(FAULTS)), FAULTS, strict=True):
-                before = max(landed(settings), 0)
+                earlier = sum(reconciliation_counts(lake)[0].values())  # published by earlier rounds
 
-                def progressed(before: int = before) -> bool:
-                    return landed(settings) > before
+                def reached_this_round(earlier: int = earlier) -> bool:
+                    return landed(settings) > earlier  # raw + rejected never exceed what was published
 
                 for day in group:
                     result = publish_job.execute_in_process(
@@ -245,19 +247,23 @@ class FaultRun:
                     )
                     if not result.success:
                         raise RuntimeError(f"publishing {day} failed: see the run in Dagster")
-                log.info("published %s; waiting for the stream to land some of it", [str(d) for d in group])
-                wait_for("the stream making progress", progressed, STREAM_PROGRESS_TIMEOUT_SECONDS)
+                log.info("published %s; waiting for the stream to reach them", [str(d) for d in group])
+                wait_for("the stream reaching this round's days", reached_this_round, STREAM_PROGRESS_TIMEOUT_SECONDS)
                 if fault == DRIVER:
                     wait_for("a stream driver", lambda: stream_driver_pid(self.home) is not None,
                              STREAM_PROGRESS_TIMEOUT_SECONDS)  # fmt: skip
-                report.faults.append(inject(self.home, fault).as_dict())
-
-            published = 0
+                in_lake = landed(settings)
+                injected = inject(self.home, fault)
+                injected.landed_at_kill = in_lake  # below published_at_kill: the kill hit mid-stream
+                injected.published_at_kill = sum(reconciliation_counts(lake)[0].values())
+                report.faults.append(injected.as_dict())
 
             def caught_up() -> bool:
-                nonlocal published
-                counts = reconciliation_counts(lake)
-                published = sum(counts[0].values())
+                try:
+                    published = sum(reconciliation_counts(lake)[0].values())
+                except Exception as error:  # a service still restarting: ask again
+                    log.info("not yet: %s", error)
+                    return False
                 lag = measure_lag(settings)
                 return lag is not None and lag.total == 0 and landed(settings) >= published
 
