@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from dagster import DagsterInstance, asset, materialize
 from deltalake import DeltaTable, write_deltalake
 
 from smartmeter_assets.cluster import minio
-from smartmeter_assets.cluster.postgres import PostgresService, _psql
+from smartmeter_assets.cluster.postgres import PostgresService, superuser_sql
 from smartmeter_assets.cluster.process import ManagedProcess
 from smartmeter_assets.cluster.topology import HOST, POSTGRES_PORT, Layout
 from smartmeter_assets.kafka.broker import free_port
@@ -99,8 +101,8 @@ def postgres_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServi
     try:
         yield service
     finally:
-        _psql(f'DROP DATABASE IF EXISTS "{service.database}" WITH (FORCE)')
-        _psql(f'DROP ROLE IF EXISTS "{service.user}"')
+        superuser_sql(f'DROP DATABASE IF EXISTS "{service.database}" WITH (FORCE)')
+        superuser_sql(f'DROP ROLE IF EXISTS "{service.user}"')
 
 
 def test_dagster_keeps_its_runs_in_debians_postgres(postgres_database: PostgresService, tmp_path: Path) -> None:
@@ -121,3 +123,31 @@ def test_dagster_keeps_its_runs_in_debians_postgres(postgres_database: PostgresS
     with DagsterInstance.from_config(str(tmp_path)) as reopened:  # a new process would see the same
         assert reopened.get_run_by_id(result.run_id) is not None
         assert reopened.get_runs_count() == 1
+
+
+def test_the_supervisor_restarts_a_service_killed_with_kill_9(minio_server: ManagedProcess, tmp_path: Path) -> None:
+    """What ``restart: unless-stopped`` does in compose: a dead MinIO is back, with its data."""
+
+    from smartmeter_assets.cluster.supervisor import Supervisor, read_state
+
+    layout = Layout.of(tmp_path / "supervised")
+    watcher = Supervisor(layout, dict(os.environ), stream=False, services=[minio_server])
+    thread = threading.Thread(target=watcher.watch, daemon=True)
+    thread.start()
+    bucket = f"smart-meter-data-{uuid.uuid4().hex[:8]}"
+    ensure_bucket(bucket)
+    killed = minio_server.pid
+    assert killed is not None
+    try:
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (minio_server.pid in (None, killed) or not minio_server.healthy()) and (time.monotonic() < deadline):
+            time.sleep(0.5)
+        assert minio_server.pid != killed and minio_server.healthy()
+        assert ensure_bucket(bucket) is False  # the bucket survived on disk
+        state = read_state(layout)
+        assert state is not None and state["services"][minio.NAME]["restarts"] == 1
+        assert state["services"][minio.NAME]["pid"] == minio_server.pid
+    finally:
+        watcher.stopping = True
+        thread.join(timeout=10)

@@ -41,7 +41,7 @@ def debian_cluster() -> tuple[str, str, str]:
     raise ServiceError(f"no PostgreSQL cluster on port {POSTGRES_PORT} (`pg_createcluster <version> main`)")
 
 
-def _psql(sql: str) -> str:
+def superuser_sql(sql: str) -> str:
     """Run SQL as the ``postgres`` superuser (peer authentication on the local socket)."""
     runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     return _run([*runner, "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql], "psql")
@@ -66,11 +66,11 @@ class PostgresService:
         version, cluster, status = debian_cluster()
         if status != "online":
             _run(["pg_ctlcluster", version, cluster, "start"], f"pg_ctlcluster {version} {cluster} start")
-        role = _psql(f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(self.user)}").strip()
+        role = superuser_sql(f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(self.user)}").strip()
         verb = "ALTER" if role else "CREATE"
-        _psql(f'{verb} ROLE "{self.user}" WITH LOGIN PASSWORD {_literal(self.password)}')
-        if not _psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(self.database)}").strip():
-            _psql(f'CREATE DATABASE "{self.database}" OWNER "{self.user}"')
+        superuser_sql(f'{verb} ROLE "{self.user}" WITH LOGIN PASSWORD {_literal(self.password)}')
+        if not superuser_sql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(self.database)}").strip():
+            superuser_sql(f'CREATE DATABASE "{self.database}" OWNER "{self.user}"')
         self._pid = self._postmaster_pid(version, cluster)
         if not self.healthy():
             raise ServiceError(f"PostgreSQL {version}/{cluster} does not accept {self.user}@{HOST}:{POSTGRES_PORT}")
@@ -108,4 +108,4 @@ def recreate_database(env: dict[str, str]) -> None:
     version, cluster, status = debian_cluster()
     if status != "online":
         _run(["pg_ctlcluster", version, cluster, "start"], f"pg_ctlcluster {version} {cluster} start")
-    _psql(f'DROP DATABASE IF EXISTS "{env["DAGSTER_POSTGRES_DB"]}" WITH (FORCE)')
+    superuser_sql(f'DROP DATABASE IF EXISTS "{env["DAGSTER_POSTGRES_DB"]}" WITH (FORCE)')

@@ -112,11 +112,13 @@ def run_init(env: dict[str, str], layout: Layout) -> None:
 class Supervisor:
     """Start, watch and restart the services; the state file says what it sees."""
 
-    def __init__(self, layout: Layout, env: dict[str, str], stream: bool) -> None:
+    def __init__(
+        self, layout: Layout, env: dict[str, str], stream: bool, services: list[Service] | None = None
+    ) -> None:
         self.layout = layout
         self.env = env
         self.stream = stream
-        self.services = build_services(layout, env)
+        self.services = services if services is not None else build_services(layout, env)
         self.restarts = {service.name: 0 for service in self.services}
         self.last_attempt = {service.name: 0.0 for service in self.services}
         self.status = "starting"
