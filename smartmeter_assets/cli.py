@@ -200,6 +200,44 @@ def _positive(text: str) -> int:
     return value
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    """The local production topology: compose's services as supervised processes on 127.0.0.1."""
+    import json
+
+    from smartmeter_assets.cluster import supervisor
+    from smartmeter_assets.cluster.process import ServiceError
+
+    home = Settings().home
+    try:
+        if args.action == "install":
+            from smartmeter_assets.cluster.minio import build
+
+            path, seconds = build()
+            print(f"MinIO: {path}" + (f" (built in {seconds:.0f}s)" if seconds else " (already built)"))
+            return 0
+        if args.action == "up":
+            state = supervisor.up(home, stream=not args.no_stream)
+            print(json.dumps(state, indent=1))
+            return 0
+        if args.action == "down":
+            print("stopped" if supervisor.down(home) else "no cluster was running")
+            return 0
+        if args.action == "status":
+            state = supervisor.status(home)
+            print(json.dumps(state, indent=1))
+            return 0 if state["status"] == "ready" else 1
+    except ServiceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    from smartmeter_assets.cluster.check import run_check
+
+    report = run_check(home / "cluster-check", days=args.days, data_dir=Path(args.data_dir) if args.data_dir else None)
+    for name in report.failed_checks:
+        print(f"check failed: {name}", file=sys.stderr)
+    print(report.line())
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartmeter", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -260,6 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")
     infra.set_defaults(handler=_init_infra)
+
+    cluster = commands.add_parser(
+        "cluster", help="docker-compose.yml's services as local processes (Kafka, MinIO, Spark, Postgres, Dagster)"
+    )
+    cluster.add_argument(
+        "action",
+        choices=["up", "down", "status", "check", "install"],
+        help="up/down/status: the supervised cluster under SMARTMETER_HOME/cluster; check: the fault-injection "
+        "check on a fresh one (one JSON line); install: build MinIO (the pinned Go module version)",
+    )
+    cluster.add_argument("--no-stream", action="store_true", help="up: leave the stream's sensor off")
+    cluster.add_argument("--days", type=int, default=8, help="check: days of the data to replay (4+)")
+    cluster.add_argument("--data-dir", help="check: Kaggle-format data folder (default: data/sample)")
+    cluster.set_defaults(handler=_cluster)
 
     jars = commands.add_parser(
         "install-jars", help="fetch the pinned jars (Spark's Kafka connector, S3A; the Kafka broker) at install time"

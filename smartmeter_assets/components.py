@@ -47,3 +47,16 @@ KAFKA_BROKER_PACKAGES: tuple[str, ...] = (
 )
 #: The compose file's Kafka image (a test holds docker-compose.yml to it).
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_RELEASE}"
+
+#: MinIO, the local cluster's S3 server: built from source with ``go install`` at install time
+#: (``make cluster-install``). The Go module proxy serves github.com/minio/minio only as this
+#: pseudo-version (the project's last commit, 2026-02-12, after its final RELEASE tag
+#: 2025-10-15); the RELEASE.* tags answer 403 there, so no tagged release can be built this way.
+MINIO_MODULE = "github.com/minio/minio"
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+#: The compose file's MinIO image: built from the same module version (deploy/minio/Dockerfile),
+#: since MinIO publishes no images for its source-only releases any more.
+MINIO_IMAGE = f"smartmeter-minio:{MINIO_VERSION}"
+#: Dagster's storage in compose; the local cluster uses Debian's ``postgresql`` package instead
+#: (whatever major version the distribution ships: Dagster's schema needs 11+).
+POSTGRES_IMAGE = "postgres:17.5-bookworm"
