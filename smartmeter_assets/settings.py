@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Settings:
         """Refuse, at start, a security setup that could only fail at the first connection."""
+        if self.kafka_is_embedded and self.kafka_security_protocol != "PLAINTEXT":
+            raise SettingsError(
+                f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                f"{ENV_PREFIX}KAFKA_BOOTSTRAP to name a cluster: the embedded broker is plaintext on 127.0.0.1"
+            )
         if self.kafka_security_protocol.startswith("SASL_"):
             if not self.kafka_sasl_username:
                 raise SettingsError(f"{self.kafka_security_protocol} needs {ENV_PREFIX}KAFKA_SASL_USERNAME")

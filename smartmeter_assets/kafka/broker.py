@@ -149,9 +149,7 @@ def secured_properties(port: int, keystore: Path) -> dict[str, str]:
     }
 
 
-def server_properties(
-    data_dir: Path, port: int, controller_port: int, secured: tuple[int, Path] | None = None
-) -> str:
+def server_properties(data_dir: Path, port: int, controller_port: int, secured: tuple[int, Path] | None = None) -> str:
     """The one node's configuration: broker + controller, 127.0.0.1 only, replication factor 1.
 
     ``secured``: (port, PEM keystore) of an extra SASL_SSL listener.

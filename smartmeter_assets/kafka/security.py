@@ -118,6 +118,10 @@ class KafkaSecurity:
         return context
 
 
+#: What a client uses when nothing is configured: the embedded broker's plaintext listener.
+UNSECURED = KafkaSecurity()
+
+
 def _text(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
