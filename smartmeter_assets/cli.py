@@ -140,6 +140,9 @@ def _init_infra(args: argparse.Namespace) -> int:
     settings = Settings()
     if settings.lake_is_s3:
         from smartmeter_assets.lake.bucket import bucket_of, ensure_bucket
+        from smartmeter_assets.lake.storage import check_transport, s3_endpoint
+
+        check_transport(s3_endpoint(), settings.s3_allow_http)  # boto3 would send the keys over http
 
         bucket = bucket_of(settings.lake_root)
         print(f"bucket {bucket}: {'created' if ensure_bucket(bucket) else 'exists'}")

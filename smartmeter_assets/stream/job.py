@@ -99,7 +99,9 @@ def run_stream(
     ensure_topic(
         bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor, security
     )
-    guard_topic(location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic, security))
+    guard_topic(
+        location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic, security), settings.s3_allow_http
+    )
     had_session = SparkSession.getActiveSession() is not None
     session = build_session(settings)
     sink = _BatchSink(lake, settings, on_batch)
