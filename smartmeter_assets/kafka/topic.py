@@ -3,9 +3,9 @@
 A plain function (no Dagster) so the production compose init (``smartmeter create-topic``) and the
 publish asset share it. On a secured cluster (``security``) the TLS and SASL login are checked
 first (:func:`~smartmeter_assets.kafka.access.check_access`), so a wrong password says so at once.
-A topic that exists with another partition count is refused rather than
-silently used: the key -> partition mapping, and with it per-meter ordering and the published
-offsets of earlier days, depend on that count.
+A topic that exists with another partition count is refused rather than silently used: the
+key -> partition mapping, and with it per-meter ordering and the published offsets of earlier
+days, depend on that count.
 """
 
 from __future__ import annotations
