@@ -167,17 +167,29 @@ def _inject(args: argparse.Namespace) -> int:
 
 def _init_infra(args: argparse.Namespace) -> int:
     """Create the topic (and the bucket when the lake is on S3), idempotently, by code."""
+    from smartmeter_assets.kafka.access import KafkaAccessError
     from smartmeter_assets.kafka.broker import resolve_bootstrap
-    from smartmeter_assets.kafka.topic import ensure_topic
+    from smartmeter_assets.kafka.security import KafkaSecurity
+    from smartmeter_assets.kafka.topic import KafkaUnreachableError, ensure_topic
 
     settings = Settings()
     if settings.lake_is_s3:
         from smartmeter_assets.lake.bucket import bucket_of, ensure_bucket
+        from smartmeter_assets.lake.storage import check_transport, s3_endpoint
+
+        check_transport(s3_endpoint(), settings.s3_allow_http)  # boto3 would send the keys over http
 
         bucket = bucket_of(settings.lake_root)
         print(f"bucket {bucket}: {'created' if ensure_bucket(bucket) else 'exists'}")
     bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
-    state = ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+    try:
+        state = ensure_topic(
+            bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor,
+            security=KafkaSecurity.from_settings(settings),
+        )  # fmt: skip
+    except (KafkaAccessError, KafkaUnreachableError) as refused:  # one line an operator can act on
+        print(f"init-infra: {refused}", file=sys.stderr)
+        return 1
     print(f"topic {state.topic}: {state.partitions} partitions ({'created' if state.created else 'exists'})")
     return 0
 

@@ -32,7 +32,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         schedules=[build_maintenance_schedule(settings)],
         sensors=[build_stream_sensor(settings), build_replay_clock(settings)],
         resources={
-            "io_manager": LakeParquetIOManager(url=settings.lake_root),
+            "io_manager": LakeParquetIOManager(url=settings.lake_root, allow_http=settings.s3_allow_http),
             "lake": LakeResource.from_settings(settings),
             "sources": SourceFilesResource.from_settings(settings),
             "kafka": KafkaResource.from_settings(settings),

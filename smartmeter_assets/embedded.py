@@ -21,6 +21,7 @@ from types import FrameType
 import psutil
 
 from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.settings import Settings
 
@@ -128,7 +129,10 @@ def up(settings: Settings, port: int = 3000, demo: bool = True) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         bootstrap = broker.start() if broker else settings.kafka_bootstrap
-        ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+        ensure_topic(
+            bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor,
+            security=KafkaSecurity.from_settings(settings),
+        )  # fmt: skip
         if demo:
             stage_sources_once(settings, home)
         command = [

@@ -29,6 +29,7 @@ from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.embedded import prepare_dagster_home, spark_environment
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
 from smartmeter_assets.kafka.publish import published_days
+from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.storage import Lake
@@ -126,7 +127,10 @@ def run_pipeline(
             owned_broker.start()
     try:
         bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home.resolve())
-        ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
+        ensure_topic(
+            bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor,
+            security=KafkaSecurity.from_settings(settings),
+        )  # fmt: skip
         with DagsterInstance.get() as instance:
             active, _ = stream_runs(instance, settings.stream_query_name)
             if active is not None:

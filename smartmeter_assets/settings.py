@@ -7,20 +7,41 @@ resources are built from it and the Spark job receives it as environment variabl
 (:meth:`Settings.to_env`), so the two sides can never disagree on a value.
 
 S3 credentials are deliberately *not* settings: they come from the standard AWS variables
-(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``) so that
-every AWS tool the user already has agrees with us; see :mod:`smartmeter_assets.lake.storage`.
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_REGION``, and
+``AWS_CA_BUNDLE`` for a private CA) so that every AWS tool the user already has agrees with us; see
+:mod:`smartmeter_assets.lake.storage`.
+
+Secrets (the Kafka SASL password) are ``SecretStr``: they print as ``**********`` wherever a
+Settings object is logged, and :meth:`Settings.to_env` leaves them out (a subprocess inherits the
+variable from the environment, or reads the password file whose *path* it is given).
 """
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SMARTMETER_"
 EMBEDDED = "embedded"
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work, said in one sentence naming the variable."""
+
+
+def read_secret_file(path: Path, variable: str) -> SecretStr:
+    """A secret kept in a file (a Docker/Kubernetes secret mount): its content, trailing newline cut."""
+    try:
+        return SecretStr(path.read_text().rstrip("\r\n"))
+    except OSError as error:
+        raise SettingsError(f"{variable}={path} cannot be read: {error.strerror or error}") from None
 
 
 class Settings(BaseSettings):
@@ -51,6 +72,26 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_compression: str = Field(default="lz4", description="Producer compression codec.")
+    # --- Kafka security (a utility's cluster: SASL/SCRAM over TLS) -----------------------------
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT", description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user (SASL_* protocols).")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; never logged, never handed on in to_env. Or use the _FILE variant."
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="File holding the SASL password (a mounted secret), read at each connection."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None, description="PEM CA certificate(s) the broker's certificate must chain to. Empty: the system's."
+    )
+    kafka_ssl_cert_file: Path | None = Field(default=None, description="PEM client certificate (mutual TLS).")
+    kafka_ssl_key_file: Path | None = Field(default=None, description="PEM private key of the client certificate.")
+
     publish_speedup: float = Field(
         default=0.0,
         ge=0.0,
@@ -75,6 +116,13 @@ class Settings(BaseSettings):
     extreme_consumption_kwh: float = 2.0
     night_consumption_kwh: float = 0.5
     weekend_daytime_consumption_kwh: float = 1.5
+
+    # --- S3 transport (endpoint, credentials and CA bundle: the standard AWS_* variables) -------
+    s3_allow_http: bool = Field(
+        default=False,
+        description="Allow a plain http:// S3 endpoint that is not on loopback (credentials and data "
+        "would cross the network unencrypted): only inside a private network, e.g. the bundled MinIO.",
+    )
 
     # --- orchestration --------------------------------------------------------------------
     replay_enabled: bool = Field(
@@ -104,6 +152,38 @@ class Settings(BaseSettings):
     def _blank_means_embedded(cls, value: str) -> str:
         return value.strip() or EMBEDDED
 
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        """Refuse, at start, a security setup that could only fail at the first connection."""
+        if self.kafka_is_embedded and self.kafka_security_protocol != "PLAINTEXT":
+            raise SettingsError(
+                f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                f"{ENV_PREFIX}KAFKA_BOOTSTRAP to name a cluster: the embedded broker is plaintext on 127.0.0.1"
+            )
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not self.kafka_sasl_username:
+                raise SettingsError(f"{self.kafka_security_protocol} needs {ENV_PREFIX}KAFKA_SASL_USERNAME")
+            if (self.kafka_sasl_password is None) == (self.kafka_sasl_password_file is None):
+                raise SettingsError(
+                    f"{self.kafka_security_protocol} needs exactly one of {ENV_PREFIX}KAFKA_SASL_PASSWORD "
+                    f"and {ENV_PREFIX}KAFKA_SASL_PASSWORD_FILE"
+                )
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise SettingsError(
+                f"a client certificate needs both {ENV_PREFIX}KAFKA_SSL_CERT_FILE and {ENV_PREFIX}KAFKA_SSL_KEY_FILE"
+            )
+        for name in ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_sasl_password_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}={path} is not a file")
+        return self
+
+    def kafka_password(self) -> SecretStr | None:
+        """The SASL password, from the setting or read now from its file (so a rotated secret applies)."""
+        if self.kafka_sasl_password_file is not None:
+            return read_secret_file(self.kafka_sasl_password_file, f"{ENV_PREFIX}KAFKA_SASL_PASSWORD_FILE")
+        return self.kafka_sasl_password
+
     @property
     def kafka_is_embedded(self) -> bool:
         return self.kafka_bootstrap == EMBEDDED
@@ -128,9 +208,16 @@ class Settings(BaseSettings):
         return (self.home / "dagster_home").resolve()
 
     def to_env(self) -> dict[str, str]:
-        """The settings as ``SMARTMETER_*`` variables, to hand to a subprocess (the Spark job)."""
+        """The settings as ``SMARTMETER_*`` variables, to hand to a subprocess (the Spark job).
+
+        Secrets are left out: these variables end up in resource config the Dagster UI shows. The
+        subprocess inherits a password given in the environment, or reads the password file whose
+        path is among these variables.
+        """
         env: dict[str, str] = {}
         for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                continue
             if isinstance(value, Path):
                 value = value.resolve()  # the subprocess may run in another folder
             env[f"{ENV_PREFIX}{name.upper()}"] = "" if value is None else str(value)

@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 
 pytest_plugins = [
+    "smartmeter_assets_tests.fixtures.tls",
     "smartmeter_assets_tests.fixtures.broker",
     "smartmeter_assets_tests.fixtures.s3",
     "smartmeter_assets_tests.fixtures.report_lake",

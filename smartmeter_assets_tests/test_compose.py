@@ -45,6 +45,8 @@ CODE_LOCATION = "code-location"
 INIT = "init"
 #: What a user must put in .env before the stack starts (empty in .env.example on purpose).
 SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_POSTGRES_PASSWORD", "KAFKA_UI_PASSWORD")
+#: Secrets only a secured setup needs (a SASL password): from .env or a file, empty by default.
+OPTIONAL_SECRETS = ("SMARTMETER_KAFKA_SASL_PASSWORD", "SMARTMETER_KAFKA_SASL_PASSWORD_FILE")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY")
 HOST_MEMORY_GIB = 16
 OS_HEADROOM_GIB = 2
@@ -293,6 +295,37 @@ def test_the_code_location_env_yields_the_production_settings(monkeypatch: pytes
     assert settings.kafka_topic == "smart-meter-topic" and settings.kafka_partitions == 6
     assert checkpoint_location(settings).startswith("s3a://smart-meter-data/")
     assert settings.window_minutes == Settings.model_fields["window_minutes"].default  # empty = default
+    assert settings.kafka_security_protocol == "PLAINTEXT" and settings.kafka_password() is None
+    assert settings.s3_allow_http  # the bundled MinIO is http://minio:9000 inside the compose network
+
+
+def test_the_secured_kafka_option_yields_sasl_ssl_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What README "Production" tells a user to put in .env for a secured cluster works as written."""
+    ca_file = tmp_path / "kafka-ca.pem"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----\n")  # only its existence is checked here
+    secured = {
+        **user_env(),
+        "SMARTMETER_KAFKA_BOOTSTRAP": "kafka-1.utility.internal:9093",
+        "SMARTMETER_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "SMARTMETER_KAFKA_SASL_USERNAME": "meter-pipeline",
+        "SMARTMETER_KAFKA_SASL_PASSWORD": "from-dot-env",
+        "SMARTMETER_KAFKA_SSL_CA_FILE": str(ca_file),
+    }
+    code_location = interpolate_tree(raw_compose(), secured)["services"][CODE_LOCATION]["environment"]
+    for name in env_variable_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in code_location.items():
+        monkeypatch.setenv(name, "" if value is None else str(value))
+
+    settings = Settings()
+
+    assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert settings.kafka_password() is not None and settings.kafka_password().get_secret_value() == "from-dot-env"
+    assert "from-dot-env" not in repr(settings) and "from-dot-env" not in str(settings.to_env())
+    mounts = {v.split(":")[1] for v in services()[CODE_LOCATION]["volumes"]}
+    assert "/etc/smartmeter/tls" in mounts and "/etc/smartmeter/tls" in {
+        v.split(":")[1] for v in services()[INIT]["volumes"]
+    }
 
 
 def test_compose_refuses_to_start_until_every_secret_is_set() -> None:
@@ -307,7 +340,9 @@ def test_compose_refuses_to_start_until_every_secret_is_set() -> None:
 def test_secret_values_come_only_from_the_env_file() -> None:
     for name, service in raw_compose()["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if SECRET_NAME.search(key):
+            if key in OPTIONAL_SECRETS:
+                assert value == f"${{{key}:-}}", f"{name}: {key} must come from .env, empty by default"
+            elif SECRET_NAME.search(key):
                 assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]+\}", str(value)), f"{name}: {key}={value}"
     text = COMPOSE_FILE.read_text() + DOCKERFILE.read_text()
     assert not re.search(r"(?i)(password|secret)[\w]*\s*[:=]\s*['\"]?(?!\$\{)\w", text.replace("$$", ""))

@@ -5,6 +5,10 @@ The broker is the release pinned in :mod:`smartmeter_assets.components`, run fro
 controller at once; it listens on 127.0.0.1 only and keeps its log on disk under
 ``<home>/kafka/``, so a restarted ``make up`` finds the topic and everything published to it.
 
+A test can add a second, secured listener (:class:`SecuredListener`: SASL_SSL with SCRAM users
+made at format time by Kafka's own storage tool), so the security code meets a real broker that
+demands TLS and a password, the way a utility's cluster does.
+
 Why a state file: the process that starts the broker (``smartmeter up``/``run``, a pytest session)
 is not the one that publishes (a Dagster run worker). The owner writes ``<home>/kafka-broker.json``
 and every other process finds the address there. The broker is started with a parent-death signal,
@@ -25,7 +29,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -106,17 +110,63 @@ def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
         admin.close()
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    """The one node's configuration: broker + controller, 127.0.0.1 only, replication factor 1."""
+@dataclass(frozen=True)
+class SecuredListener:
+    """A SASL_SSL listener beside the plaintext one: the broker's PEM certificate chain and key
+    (PKCS#8, unencrypted), and SCRAM-SHA-512 users created when the log is formatted."""
+
+    certificate: Path
+    private_key: Path
+    scram_users: dict[str, str] = field(repr=False)  # name -> password
+    port: int | None = None
+
+    def keystore_pem(self) -> str:
+        """Kafka's PEM keystore file: the private key, then the certificate chain."""
+        return self.private_key.read_text() + self.certificate.read_text()
+
+    def format_arguments(self) -> list[str]:
+        return [
+            argument
+            for name, password in self.scram_users.items()
+            for argument in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+        ]
+
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+SECURED_LISTENER = "SASL_SSL"
+
+
+def secured_properties(port: int, keystore: Path) -> dict[str, str]:
+    """What a SASL_SSL listener adds to the node's configuration."""
+    prefix = f"listener.name.{SECURED_LISTENER.lower()}"
+    return {
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        f"{prefix}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        f"{prefix}.ssl.keystore.type": "PEM",
+        f"{prefix}.ssl.keystore.location": str(keystore),
+    }
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int, secured: tuple[int, Path] | None = None) -> str:
+    """The one node's configuration: broker + controller, 127.0.0.1 only, replication factor 1.
+
+    ``secured``: (port, PEM keystore) of an extra SASL_SSL listener.
+    """
+    listeners = [f"PLAINTEXT://127.0.0.1:{port}"]
+    if secured is not None:
+        listeners.append(f"{SECURED_LISTENER}://127.0.0.1:{secured[0]}")
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": ",".join([*listeners, f"CONTROLLER://127.0.0.1:{controller_port}"]),
+        "advertised.listeners": ",".join(listeners),
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        + (f",{SECURED_LISTENER}:{SECURED_LISTENER}" if secured is not None else ""),
         "log.dirs": str(data_dir),
         # one node: every internal topic has one replica
         "offsets.topic.replication.factor": "1",
@@ -127,6 +177,7 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "group.initial.rebalance.delay.ms": "0",
         # topics are made by code (ensure_topic), with the partition count the settings give
         "auto.create.topics.enable": "false",
+        **(secured_properties(*secured) if secured is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -158,12 +209,17 @@ def read_state(home: Path) -> BrokerState | None:
 class EmbeddedBroker:
     """Start/stop an Apache Kafka node on 127.0.0.1 with its log under ``<home>/kafka``.
 
-    ``home=None`` (benchmarks) uses a temporary folder removed on stop.
+    ``home=None`` (benchmarks) uses a temporary folder removed on stop. ``secured`` adds a
+    SASL_SSL listener (:attr:`secured_bootstrap`); the plaintext one stays for the broker itself.
     """
 
-    def __init__(self, home: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, home: Path | None = None, port: int | None = None, secured: SecuredListener | None = None
+    ) -> None:
         self.home = home
         self.port = port
+        self.secured = secured
+        self.secured_port = secured.port if secured is not None else None
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: object | None = None
         self._scratch: Path | None = None
@@ -173,6 +229,12 @@ class EmbeddedBroker:
         if self.port is None:
             raise BrokerError("the embedded broker is not started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secured_bootstrap(self) -> str:
+        if self.secured_port is None or self.process is None:
+            raise BrokerError("the embedded broker has no secured listener running")
+        return f"127.0.0.1:{self.secured_port}"
 
     @property
     def folder(self) -> Path:
@@ -190,6 +252,7 @@ class EmbeddedBroker:
         command = [
             java_binary(), "-cp", classpath, "kafka.tools.StorageTool", "format",
             "--cluster-id", uuid.uuid4().hex[:22], "--config", str(config), "--ignore-formatted",
+            *(self.secured.format_arguments() if self.secured is not None else []),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -214,7 +277,14 @@ class EmbeddedBroker:
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
         config = folder / "server.properties"
-        config.write_text(server_properties(folder / "data", self.port, free_port()))
+        secured = None
+        if self.secured is not None:
+            self.secured_port = self.secured_port or free_port()
+            keystore = folder / "keystore.pem"
+            keystore.write_text(self.secured.keystore_pem())
+            keystore.chmod(0o600)
+            secured = (self.secured_port, keystore)
+        config.write_text(server_properties(folder / "data", self.port, free_port(), secured))
         (folder / "log4j2.properties").write_text(_LOG4J2)
         self._format(classpath, config)
         log_target = (folder / "broker.log").open("ab")

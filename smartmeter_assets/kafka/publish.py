@@ -43,7 +43,8 @@ from smartmeter_assets.kafka.message import (
     ingestion_timestamp,
     partitions_for_meters,
 )
-from smartmeter_assets.kafka.topic import check_reachable
+from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
+from smartmeter_assets.kafka.topic import check_connection
 from smartmeter_assets.lake.storage import Lake
 
 #: Below this many records one process is faster than forking a second one.
@@ -220,7 +221,9 @@ def _send_all(producer: object, topic: str, table: pa.Table, speedup: float, fut
             futures.append(send(topic, value=value, key=key, partition=partition))
 
 
-def _produce_share(bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float) -> _ShareResult:
+def _produce_share(
+    bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float, security: KafkaSecurity
+) -> _ShareResult:
     """Send ``table`` (rows of whole partitions), wait for every acknowledgement, report."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
@@ -229,7 +232,7 @@ def _produce_share(bootstrap: str, topic: str, tuning: ProducerTuning, table: pa
     futures: list[object] = []
     errors: list[str] = []
     try:
-        producer = KafkaProducer(**tuning.producer_config(bootstrap))
+        producer = KafkaProducer(**tuning.producer_config(bootstrap), **security.client_options())
     except KafkaError as error:
         return _ShareResult({}, table.num_rows, [f"producer could not connect: {error!r}"])
     try:
@@ -266,9 +269,10 @@ def _produce_in_child(
     tuning: ProducerTuning,
     table: pa.Table,
     speedup: float,
+    security: KafkaSecurity,
 ) -> None:  # pragma: no cover - runs in the forked producer process
     try:
-        result = _produce_share(bootstrap, topic, tuning, table, speedup)
+        result = _produce_share(bootstrap, topic, tuning, table, speedup, security)
     except BaseException:
         result = _ShareResult({}, table.num_rows, [traceback.format_exc(limit=5)])
     connection.send(result)
@@ -276,7 +280,12 @@ def _produce_in_child(
 
 
 def _produce_in_processes(
-    bootstrap: str, topic: str, tuning: ProducerTuning, shares: list[pa.Table], speedup: float
+    bootstrap: str,
+    topic: str,
+    tuning: ProducerTuning,
+    shares: list[pa.Table],
+    speedup: float,
+    security: KafkaSecurity,
 ) -> list[_ShareResult]:
     """One forked producer per share. Fork, not spawn: the child inherits the Arrow table and
     the imported modules instead of re-importing for a second; it touches nothing but Kafka."""
@@ -287,7 +296,7 @@ def _produce_in_processes(
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
                 target=_produce_in_child,
-                args=(send, bootstrap, topic, tuning, share, speedup),
+                args=(send, bootstrap, topic, tuning, share, speedup, security),
                 name="smartmeter-producer",
                 daemon=True,
             )
@@ -321,15 +330,17 @@ def publish_readings(
     tuning: ProducerTuning | None = None,
     speedup: float = 0.0,
     processes: int = 0,
+    security: KafkaSecurity = UNSECURED,
 ) -> PublishReport:
     """Publish the enriched rows, key = meter_id, and wait until every one is acknowledged.
 
     ``processes``: producer processes (0: one per core when the day is big enough to gain).
     ``speedup``: 0 sends as fast as possible; N replays the day's event time N times faster
-    than real time. Raises :class:`PublishError` unless every record was acknowledged.
+    than real time. ``security``: the cluster's TLS/SASL, checked before any record is sent.
+    Raises :class:`PublishError` unless every record was acknowledged.
     """
     tuning = tuning or ProducerTuning()
-    check_reachable(bootstrap)
+    check_connection(bootstrap, security)  # a refused login fails here, before anything is sent
     started = time.perf_counter()
     table = readings_table(enriched, partitions, with_event_seconds=speedup > 0)
     counts = pd.Series(table[_PARTITION_COLUMN].to_numpy()).value_counts().to_dict()
@@ -337,11 +348,11 @@ def publish_readings(
         processes = (os.cpu_count() or 1) if table.num_rows >= MULTIPROCESS_MIN_RECORDS else 1
     owned = share_partitions({int(p): int(n) for p, n in counts.items()}, max(1, processes))
     if len(owned) <= 1:
-        results = [_produce_share(bootstrap, topic, tuning, table, speedup)]
+        results = [_produce_share(bootstrap, topic, tuning, table, speedup, security)]
     else:
         column = table[_PARTITION_COLUMN]
         shares = [table.filter(pc.is_in(column, pa.array(parts, pa.int32()))) for parts in owned]
-        results = _produce_in_processes(bootstrap, topic, tuning, shares, speedup)
+        results = _produce_in_processes(bootstrap, topic, tuning, shares, speedup, security)
     seconds = time.perf_counter() - started
 
     undelivered = sum(r.undelivered for r in results)

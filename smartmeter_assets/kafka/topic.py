@@ -1,9 +1,11 @@
 """Topic admin by code: the topic is created idempotently before the first publish, never by hand.
 
 A plain function (no Dagster) so the production compose init (``smartmeter create-topic``) and the
-publish asset share it. A topic that exists with another partition count is refused rather than
-silently used: the key -> partition mapping, and with it per-meter ordering and the published
-offsets of earlier days, depend on that count.
+publish asset share it. On a secured cluster (``security``) the TLS and SASL login are checked
+first (:func:`~smartmeter_assets.kafka.access.check_access`), so a wrong password says so at once.
+A topic that exists with another partition count is refused rather than silently used: the
+key -> partition mapping, and with it per-meter ordering and the published offsets of earlier
+days, depend on that count.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from smartmeter_assets.kafka.access import check_access
+from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 
 ADMIN_TIMEOUT_MS = 15_000
 
@@ -58,13 +63,20 @@ def check_reachable(bootstrap: str, timeout: float = 5.0) -> None:
     raise KafkaUnreachableError(f"no Kafka broker reachable at {bootstrap!r} ({'; '.join(errors)})")
 
 
-def _admin(bootstrap: str) -> KafkaAdminClient:
+def check_connection(bootstrap: str, security: KafkaSecurity = UNSECURED) -> None:
+    """Reachable, and (on a secured cluster) our TLS and login accepted: else one clear error."""
     check_reachable(bootstrap)
+    check_access(bootstrap, security)
+
+
+def _admin(bootstrap: str, security: KafkaSecurity) -> KafkaAdminClient:
+    check_connection(bootstrap, security)
     try:
         return KafkaAdminClient(
             bootstrap_servers=bootstrap,
             client_id="smartmeter-topic-admin",
             request_timeout_ms=ADMIN_TIMEOUT_MS,
+            **security.client_options(),
         )
     except KafkaError as error:
         raise KafkaUnreachableError(f"Kafka at {bootstrap!r} does not answer: {error!r}") from error
@@ -78,11 +90,13 @@ def partition_count(admin: KafkaAdminClient, topic: str) -> int | None:
     return len(description["partitions"])
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor: int = 1) -> TopicState:
+def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, replication_factor: int = 1, security: KafkaSecurity = UNSECURED
+) -> TopicState:
     """Create ``topic`` with ``partitions`` unless it exists; refuse one with another count."""
     if partitions < 1 or replication_factor < 1:
         raise ValueError(f"partitions ({partitions}) and replication factor ({replication_factor}) must be >= 1")
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     try:
         created = False
         existing = partition_count(admin, topic)
@@ -105,13 +119,13 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, replication_factor
         admin.close()
 
 
-def topic_id(bootstrap: str, topic: str) -> str | None:
+def topic_id(bootstrap: str, topic: str, security: KafkaSecurity = UNSECURED) -> str | None:
     """Kafka's UUID of ``topic`` (KIP-516), or None when it does not exist.
 
     The name alone cannot tell a deleted-and-recreated topic from the old one; the id can. The
     stream compares it with the id its checkpoint was made for (see :mod:`stream.topic_guard`).
     """
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     try:
         if topic not in set(admin.list_topics()):
             return None

@@ -4,17 +4,64 @@ pyarrow (staged Parquet), deltalake (Delta tables) and Spark (checkpoints) each 
 spelled their own way; this module spells it for each from the one ``Settings.lake_root``. S3
 credentials and endpoint come from the standard AWS variables so MinIO, moto and AWS all work the
 same way.
+
+Transport: an ``https`` endpoint signed by a private CA is trusted through ``AWS_CA_BUNDLE`` (the
+AWS variable boto3 already reads): pyarrow gets it as ``tls_ca_file_path``; delta-rs (object_store
+over rustls) has no per-store CA option and takes its roots from ``SSL_CERT_FILE``, which is set to
+that bundle for this process when unset. Plain ``http`` carries the S3 credentials in the clear, so
+it is refused unless the endpoint is on loopback or ``SMARTMETER_S3_ALLOW_HTTP`` allows it (the
+bundled MinIO inside the compose network).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from smartmeter_assets.settings import Settings
+from smartmeter_assets.settings import ENV_PREFIX, Settings
+
+_LOOPBACK_NAMES = ("localhost",)
+
+
+class InsecureEndpointError(ValueError):
+    """A plain-http S3 endpoint off this machine, not explicitly allowed."""
+
+
+def s3_endpoint() -> str | None:
+    """``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (MinIO, moto); None for AWS itself."""
+    return os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+
+
+def s3_ca_bundle() -> str | None:
+    """``AWS_CA_BUNDLE``: the PEM CA(s) of an endpoint signed by a private CA. Empty counts as unset."""
+    return os.environ.get("AWS_CA_BUNDLE") or None
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(endpoint: str | None, allow_http: bool) -> None:
+    """Refuse plain http to another machine unless allowed: the credentials would cross in clear."""
+    if endpoint is None or not endpoint.startswith("http://") or allow_http:
+        return
+    host = urlsplit(endpoint).hostname or ""
+    if not is_loopback(host):
+        raise InsecureEndpointError(
+            f"the S3 endpoint {endpoint} is plain http to {host}: credentials and data would cross the "
+            f"network unencrypted; use https (AWS_CA_BUNDLE names a private CA) or set "
+            f"{ENV_PREFIX}S3_ALLOW_HTTP=true inside a private network"
+        )
 
 
 @dataclass(frozen=True)
@@ -22,10 +69,11 @@ class Lake:
     """The lake root plus how to talk to it."""
 
     root: str  # s3://bucket/prefix or an absolute local path
+    allow_http: bool = False  # plain http to a non-loopback S3 endpoint (Settings.s3_allow_http)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        return cls(settings.lake_root)
+        return cls(settings.lake_root, settings.s3_allow_http)
 
     @property
     def is_s3(self) -> bool:
@@ -47,8 +95,11 @@ class Lake:
             Path(self.root).mkdir(parents=True, exist_ok=True)
             return pafs.LocalFileSystem(), self.root
         bucket_and_prefix = self.url().removeprefix("s3://")
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+        endpoint = s3_endpoint()
+        check_transport(endpoint, self.allow_http)
         kwargs: dict[str, object] = {"region": os.environ.get("AWS_REGION", "us-east-1")}
+        if s3_ca_bundle():
+            kwargs["tls_ca_file_path"] = s3_ca_bundle()
         if endpoint:
             scheme, _, host = endpoint.partition("://")
             kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
@@ -71,7 +122,11 @@ class Lake:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if os.environ.get(name):
                 options[name] = os.environ[name]
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+        endpoint = s3_endpoint()
+        check_transport(endpoint, self.allow_http)
+        ca_bundle = s3_ca_bundle()
+        if ca_bundle:  # object_store's rustls roots: see the module docstring
+            os.environ.setdefault("SSL_CERT_FILE", ca_bundle)
         if endpoint:
             options["AWS_ENDPOINT_URL"] = endpoint
             if endpoint.startswith("http://"):

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.kafka.access import KafkaAccessError
+from smartmeter_assets.kafka.topic import KafkaUnreachableError
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.progress import describe
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         log.warning("stream stopped by %s", interrupt or "Ctrl-C")
         return 143 if str(interrupt).startswith("signal") else 130
+    except (KafkaAccessError, KafkaUnreachableError) as refused:  # a setting to fix: one line, no traceback
+        log.error("stream cannot start: %s", refused)
+        return 1
     except Exception:
         log.exception("stream failed")
         return 1

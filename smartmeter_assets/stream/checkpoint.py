@@ -51,17 +51,17 @@ def _batch_numbers(fs: pafs.FileSystem, folder: str) -> list[int]:
     return sorted(int(info.base_name) for info in infos if info.base_name.isdigit())
 
 
-def _checkpoint_filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+def _checkpoint_filesystem(location: str, allow_http: bool) -> tuple[pafs.FileSystem, str]:
     """The checkpoint folder as (filesystem, path): a local folder, or S3 (``s3a://``) in production."""
     if location.startswith(("s3a://", "s3://")):
-        lake = Lake(location.replace("s3a://", "s3://", 1))
+        lake = Lake(location.replace("s3a://", "s3://", 1), allow_http)
         return lake.filesystem()
     return pafs.LocalFileSystem(), location.removeprefix("file://")
 
 
 def committed_offsets(settings: Settings) -> dict[int, int]:
     """Next offset per partition after the last committed batch ({} before the first one)."""
-    fs, root = _checkpoint_filesystem(checkpoint_location(settings))
+    fs, root = _checkpoint_filesystem(checkpoint_location(settings), settings.s3_allow_http)
     committed = _batch_numbers(fs, f"{root}/commits")
     if not committed:
         return {}
@@ -87,7 +87,7 @@ def _write_marker(fs: pafs.FileSystem, root: str, topic: str, topic_id: str | No
         stream.write(json.dumps({"topic": topic, "topic_id": topic_id}).encode())
 
 
-def guard_topic(location: str, topic: str, topic_id: str | None) -> bool:
+def guard_topic(location: str, topic: str, topic_id: str | None, allow_http: bool = False) -> bool:
     """Make the checkpoint at ``location`` one for this topic; True when an old one was set aside.
 
     A checkpoint made for another incarnation of the topic (same name, another Kafka topic id) is
@@ -96,7 +96,7 @@ def guard_topic(location: str, topic: str, topic_id: str | None) -> bool:
     key and not written twice. A checkpoint without a marker (made before markers existed) is
     adopted for the current topic.
     """
-    fs, root = _checkpoint_filesystem(location)
+    fs, root = _checkpoint_filesystem(location, allow_http)
     marker = _read_marker(fs, root)
     reset = False
     if marker is not None and marker.get("topic_id") != topic_id:

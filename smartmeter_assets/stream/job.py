@@ -22,6 +22,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from smartmeter_assets.kafka.broker import resolve_bootstrap
+from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic, topic_id
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
@@ -94,8 +95,13 @@ def run_stream(
     bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
     lake = Lake.from_settings(settings)
     location = checkpoint or checkpoint_location(settings)
-    ensure_topic(bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor)
-    guard_topic(location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic))
+    security = KafkaSecurity.from_settings(settings)  # checked here: a refused login never reaches Spark
+    ensure_topic(
+        bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor, security
+    )
+    guard_topic(
+        location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic, security), settings.s3_allow_http
+    )
     had_session = SparkSession.getActiveSession() is not None
     session = build_session(settings)
     sink = _BatchSink(lake, settings, on_batch)

@@ -12,6 +12,8 @@ from kafka.errors import KafkaError
 
 from smartmeter_assets.kafka.broker import BrokerError, resolve_bootstrap
 from smartmeter_assets.kafka.offsets import end_offsets
+from smartmeter_assets.kafka.security import KafkaSecurity
+from smartmeter_assets.kafka.topic import check_connection
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import committed_offsets
 
@@ -38,8 +40,10 @@ def measure_lag(settings: Settings) -> StreamLag | None:
     """The lag now, or None when the broker cannot be reached (the caller says so)."""
     try:
         bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
-        ends = end_offsets(bootstrap, settings.kafka_topic)
-    except (BrokerError, KafkaError, OSError) as error:
+        security = KafkaSecurity.from_settings(settings)
+        check_connection(bootstrap, security)  # a refused login: its reason, not a 30 s retry
+        ends = end_offsets(bootstrap, settings.kafka_topic, security=security)
+    except (BrokerError, KafkaError, OSError, ValueError) as error:  # ValueError: an unreadable password file
         log.warning("stream lag unknown: %s", error)
         return None
     return StreamLag(end_offsets=ends, committed=committed_offsets(settings))

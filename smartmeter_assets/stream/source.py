@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
+from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.transforms import KAFKA_COLUMNS
 
@@ -35,5 +36,6 @@ def read_topic(session: SparkSession, settings: Settings, bootstrap: str) -> Dat
         .option("maxOffsetsPerTrigger", str(settings.spark_max_records_per_batch))
         .option("failOnDataLoss", "true")
         .options(**CONSUMER_OPTIONS)
+        .options(**KafkaSecurity.from_settings(settings).spark_options())
     )
     return reader.load().select(*KAFKA_COLUMNS)

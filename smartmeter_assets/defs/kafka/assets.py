@@ -120,6 +120,7 @@ def smart_meter_topic(
         tuning=kafka.tuning(),
         speedup=kafka.publish_speedup,
         processes=kafka.producer_processes,
+        security=kafka.security(),
     )
     write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id))
     context.log.info(

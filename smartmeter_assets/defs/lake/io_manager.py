@@ -43,6 +43,7 @@ class LakeParquetIOManager(ConfigurableIOManager):
     """pandas DataFrames <-> Parquet under the lake root."""
 
     url: str
+    allow_http: bool = False  # plain http to a non-loopback S3 endpoint
 
     def _key(self, context: OutputContext | InputContext) -> tuple[str, str | None]:
         asset = "/".join(context.asset_key.path)
@@ -55,9 +56,9 @@ class LakeParquetIOManager(ConfigurableIOManager):
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: expected a pandas DataFrame, got {type(obj)}")
         asset, partition = self._key(context)
-        path = write_frame(Lake(self.url), obj, asset, partition)
+        path = write_frame(Lake(self.url, self.allow_http), obj, asset, partition)
         context.add_output_metadata({"lake_path": path, "rows": len(obj)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         asset, partition = self._key(context)
-        return read_frame(Lake(self.url), asset, partition)
+        return read_frame(Lake(self.url, self.allow_http), asset, partition)

@@ -12,10 +12,11 @@ class LakeResource(ConfigurableResource):
     """Lake root (absolute folder or ``s3://bucket/prefix``); S3 credentials from AWS_* env vars."""
 
     url: str
+    allow_http: bool = False  # plain http to a non-loopback S3 endpoint
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeResource:
-        return cls(url=settings.lake_root)
+        return cls(url=settings.lake_root, allow_http=settings.s3_allow_http)
 
     def lake(self) -> Lake:
-        return Lake(self.url)
+        return Lake(self.url, self.allow_http)
