@@ -20,7 +20,6 @@ from dagster import DagsterInstance, materialize
 from dagster_shared.serdes import serialize_value
 from pydantic import SecretStr, ValidationError
 from pyspark.sql import SparkSession
-from smartmeter_assets.kafka.lag import measure_lag
 
 from smartmeter_assets.contracts import RAW
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
@@ -34,6 +33,7 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
+from smartmeter_assets.stream.lag import measure_lag
 from smartmeter_assets_tests.fixtures.broker import SecuredKafka
 from smartmeter_assets_tests.fixtures.tls import ThrowawayCA
 from smartmeter_assets_tests.stream_kill import job_environment

@@ -211,10 +211,10 @@ class FaultRun:
         from smartmeter_assets.defs.stream.job import STREAM_JOB
         from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
         from smartmeter_assets.headless import materialize_sources
-        from smartmeter_assets.kafka.lag import measure_lag
         from smartmeter_assets.lake.storage import Lake
         from smartmeter_assets.settings import Settings
         from smartmeter_assets.sources.staging import publishable_days
+        from smartmeter_assets.stream.lag import measure_lag
 
         settings = Settings()
         lake = Lake.from_settings(settings)
