@@ -21,6 +21,7 @@ FULL = os.environ.get("BENCH_FULL") == "1"
 RUNS: list[list[str]] = [
     ["sample.py", *(["--days", "14", "--days", "90"] if FULL else ["--days", "14"])],
     ["publish.py", "--readings", "270000"],
+    ["reconciliation.py", "--days", "5" if FULL else "1"],
     ["stream.py", *(["--readings", "100000", "--readings", "1000000", "--readings", "5000000"] if FULL else
                     ["--readings", "100000", "--readings", "1000000"])],
     ["reports.py"],

@@ -32,7 +32,13 @@ DAGSTER_YAML = """\
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
-  config:
+concurrency:
+  # every pool (the publish's `kafka_publish`) admits one run at a time: the queue holds the next
+  # publish (backfill, UI, replay) until the previous one ended, without taking a run slot
+  pools:
+    default_limit: 1
+    granularity: run
+  runs:
     max_concurrent_runs: 4
     tag_concurrency_limits:
       # one stream per checkpoint, ever

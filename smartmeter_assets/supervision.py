@@ -3,6 +3,13 @@
 Kept free of Dagster so every branch is tested directly: a running stream is left alone, a missing
 one is started, a failed one is relaunched after an exponential backoff, and after too many
 failures in a window the supervisor gives up loudly instead of relaunching forever.
+
+Giving up holds until a user resets it; it never lapses when the failures age out of the
+window (a silent restart of something that failed N times in a row is what giving up prevents).
+A user resets it from the UI in either of two ways, once the cause is fixed:
+- launch the stream job themselves: the supervisor never starts a run after giving up, so an
+  active run means a user started it; supervision resumes and the earlier failures are forgotten;
+- clear the sensor's cursor (the sensor's page, "cursor", edit to empty): a fresh start.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from enum import StrEnum
 #: How many counted run ids the cursor remembers (enough to never count one twice).
 REMEMBERED_RUNS = 50
 MAX_BACKOFF_SECONDS = 600.0
+#: What a user does to make a supervisor that gave up supervise again (see the module docstring).
+RESET_HINT = "launch the stream job from the UI, or clear the sensor's cursor, to resume"
 
 
 class RunOutcome(StrEnum):
@@ -104,15 +113,21 @@ def decide(
     state = replace(cursor, failures=tuple(recent), counted_runs=tuple(counted[-REMEMBERED_RUNS:]))
 
     if active is not None:
-        # A run is up: whatever happened before, it is not giving up now.
+        if cursor.gave_up:  # the supervisor started nothing since: a user did, which is the reset
+            reason = f"stream run {active.run_id} was started by a user: supervision resumes, past failures forgotten"
+            reset = replace(state, failures=(), gave_up=False, last_reason=reason)
+            return Decision(Action.WAIT, reason, reset, 0)
         reason = f"stream run {active.run_id} is in progress"
-        return Decision(Action.WAIT, reason, replace(state, gave_up=False, last_reason=reason), len(recent))
+        return Decision(Action.WAIT, reason, replace(state, last_reason=reason), len(recent))
+
+    if cursor.gave_up:  # holds, however old the failures are, until a user resets it
+        return Decision(Action.GIVE_UP, cursor.last_reason, state, len(recent))
 
     if len(recent) >= policy.max_failures:
         window = int(policy.failure_window_seconds // 60)
         reason = (
             f"gave up: the stream failed {len(recent)} times in the last {window} min "
-            f"(limit {policy.max_failures}); fix the cause, then reset the sensor's cursor or start the job"
+            f"(limit {policy.max_failures}); fix the cause, then {RESET_HINT}"
         )
         return Decision(Action.GIVE_UP, reason, replace(state, gave_up=True, last_reason=reason), len(recent))
 

@@ -484,9 +484,8 @@ def test_the_image_installs_the_postgres_storage_the_instance_uses(instance_conf
 
 
 def test_run_queue_never_runs_two_streams_on_one_checkpoint(instance_config: dict[str, Any]) -> None:
-    coordinator = instance_config["run_coordinator"]
-    assert coordinator["class"] == "QueuedRunCoordinator"
-    limits = coordinator["config"]["tag_concurrency_limits"]
+    assert instance_config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    limits = instance_config["concurrency"]["runs"]["tag_concurrency_limits"]
     running = DagsterRun(job_name=STREAM_JOB, tags={STREAM_TAG: "smart_meter_stream"})
 
     counter = TagConcurrencyLimitsCounter(limits, [running])  # the daemon's own dequeue logic

@@ -21,6 +21,7 @@ from smartmeter_assets.kafka.broker import EmbeddedBroker, free_port
 from smartmeter_assets.kafka.message import partition_for_key
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.topic import ensure_topic
+from smartmeter_assets.lake.landing import compare_published_keys
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
@@ -134,6 +135,10 @@ def test_a_day_is_enriched_published_and_recorded(staged: Settings, kafka_broker
         published = published_days(lake)
         assert published["run_id"].unique().tolist() == [first.run_id]
         assert published["records"].sum() == day_readings
+        # the digest the publish recorded is the staged day's: its keys are the published keys
+        keys = compare_published_keys(lake)
+        assert keys.changed_days == []
+        assert [(d.published, d.missing) for d in keys.days] == [(day_readings, day_readings)]
 
         # a backfill of the same day, this time from two forked producer processes:
         # published again, recorded as the latest publish

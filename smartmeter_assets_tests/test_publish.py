@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import re
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -13,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from smartmeter_assets.contracts import MESSAGE_FIELD_NAMES
+from smartmeter_assets.contracts import MESSAGE_FIELD_NAMES, PUBLISHED_DIR
 from smartmeter_assets.enrich import ENRICHED_COLUMNS
 from smartmeter_assets.kafka.broker import free_port
 from smartmeter_assets.kafka.message import (
@@ -277,3 +280,36 @@ def test_publish_records_live_in_an_s3_lake_too(s3_lake_url: str) -> None:
     assert days["first_offset"].tolist()[:2] == [10, 4] and days["last_offset"].tolist()[:2] == [11, 4]
     assert days["first_offset"].isna().tolist() == [False, False, True]  # null, not NaN or 0
     assert str(days["first_offset"].dtype) == "Int64"
+
+
+def _publish_at(lake_url: str, day: date, start_at: float) -> None:  # runs in a spawned process
+    time.sleep(max(0.0, start_at - time.time()))
+    report = PublishReport("t", 1, 1, 0.1, 1, [PartitionReport(0, 1, 1, 0, 0)])
+    write_publish_records(Lake(lake_url), publish_records(report, day, f"run-{day}"))
+
+
+def test_concurrent_publish_records_on_s3_all_land_by_conditional_writes(s3_lake_url: str) -> None:
+    """Several processes append to ``published/`` at the same instant: every commit survives.
+
+    The lake commits by S3 conditional writes (no unsafe rename): a writer that loses the race for
+    a log version gets a conflict and delta-rs retries it on the next one, never over the winner.
+    (Against moto the old unsafe rename also happened to pass this race; what the test pins is
+    that the lake's options commit conditionally and that racing appends all land with them.)
+    """
+    options = Lake(s3_lake_url).storage_options()
+    assert options["AWS_CONDITIONAL_PUT"] == "etag" and "AWS_S3_ALLOW_UNSAFE_RENAME" not in options
+    days = [date(2013, 1, 1) + timedelta(days=i) for i in range(9)]
+    _publish_at(s3_lake_url, days[0], 0.0)  # the table exists, as after the first publish ever
+    context = multiprocessing.get_context("spawn")  # clean processes: no inherited delta-rs runtime
+    start_at = time.time() + 5  # after every interpreter has started and imported
+    writers = [context.Process(target=_publish_at, args=(s3_lake_url, day, start_at)) for day in days[1:]]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=120)
+    assert [w.exitcode for w in writers] == [0] * len(writers)
+
+    published = published_days(Lake(s3_lake_url))
+    assert sorted(published["day"]) == days  # eight racing commits, none written over another
+    history = DeltaTable(Lake(s3_lake_url).url(PUBLISHED_DIR), storage_options=options).history()
+    assert len([entry for entry in history if entry.get("operation") == "WRITE"]) == len(days)

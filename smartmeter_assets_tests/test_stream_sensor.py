@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
@@ -36,6 +38,13 @@ def settings(tmp_path: Path, kafka_broker: EmbeddedBroker) -> Settings:
         stream_backoff_seconds=0.5,
         stream_max_failures=3,
     )
+
+
+@contextmanager
+def mock_time(at: float) -> Iterator[None]:
+    """The sensor's clock (``time.time`` in its module) at ``at``: the window passes without waiting."""
+    with patch("smartmeter_assets.defs.stream.sensor.time.time", return_value=at):
+        yield
 
 
 def tick(settings: Settings, instance: DagsterInstance, cursor: str | None):
@@ -102,3 +111,40 @@ def test_a_canceled_stream_stays_stopped(settings: Settings, instance: DagsterIn
     instance.report_run_canceled(run)
     result = tick(settings, instance, SupervisorCursor(attempts=1).to_json())
     assert not result.run_requests and "canceled" in (result.skip_message or "")
+
+
+def test_giving_up_holds_until_a_user_starts_the_stream_or_clears_the_cursor(
+    settings: Settings, instance: DagsterInstance
+) -> None:
+    window = settings.model_copy(update={"stream_failure_window_minutes": 1})
+    cursor: str | None = None
+    for _ in range(window.stream_max_failures):
+        instance.report_run_failed(stream_run(window, instance))
+        cursor = tick(window, instance, cursor).cursor
+    assert SupervisorCursor.from_json(cursor).gave_up
+
+    # the failures age out of the window (seen from a tick two minutes later): still given up
+    later = time.time() + 120
+    with mock_time(later):
+        held = tick(window, instance, cursor)
+    assert not held.run_requests and "gave up" in (held.skip_message or "") and supervision(held) is False
+    assert SupervisorCursor.from_json(held.cursor).gave_up
+
+    # reset 1: clearing the sensor's cursor (the UI's cursor editor) starts afresh
+    with mock_time(later):
+        fresh = tick(window, instance, None)
+    assert len(fresh.run_requests) == 1 and supervision(fresh)
+
+    # reset 2: a user launches the stream job: supervision resumes with no failures remembered
+    user_run = stream_run(window, instance)
+    with mock_time(later):
+        resumed = tick(window, instance, held.cursor)
+    assert not resumed.run_requests and "started by a user" in (resumed.skip_message or "")
+    state = SupervisorCursor.from_json(resumed.cursor)
+    assert not state.gave_up and state.failures == () and supervision(resumed)
+    instance.report_run_failed(user_run)
+    with mock_time(time.time() + 1):  # past the 0.5 s backoff of one failure
+        after = tick(window, instance, resumed.cursor)
+    state = SupervisorCursor.from_json(after.cursor)
+    assert len(after.run_requests) == 1 and not state.gave_up
+    assert state.failures and len(state.failures) == 1  # only the user's run counts now

@@ -57,6 +57,32 @@ def test_old_failures_leave_the_window() -> None:
     assert decision.action == Action.START and decision.cursor.failures == (1000,)
 
 
+def test_giving_up_holds_after_the_failures_leave_the_window() -> None:
+    cursor = SupervisorCursor(failures=(1000, 1030), counted_runs=("r1", "r2"), attempts=3)
+    gave_up = decide(cursor, None, failed("r3", 1100), now=1101, policy=POLICY)
+    much_later = decide(gave_up.cursor, None, failed("r3", 1100), now=1101 + 10 * POLICY.failure_window_seconds,
+                        policy=POLICY)  # fmt: skip
+    assert much_later.action == Action.GIVE_UP and much_later.cursor.gave_up
+    assert much_later.reason == gave_up.reason and "clear the sensor's cursor" in much_later.reason
+
+
+def test_a_run_a_user_starts_after_giving_up_resets_the_supervisor() -> None:
+    cursor = SupervisorCursor(failures=(1000, 1030), counted_runs=("r1", "r2"), attempts=3)
+    gave_up = decide(cursor, None, failed("r3", 1100), now=1101, policy=POLICY).cursor
+    reset = decide(gave_up, StreamRun("u1", RunOutcome.ACTIVE), failed("r3", 1100), now=1200, policy=POLICY)
+    assert reset.action == Action.WAIT and "started by a user" in reset.reason
+    assert not reset.cursor.gave_up and reset.cursor.failures == ()
+    # the user's run fails too: one failure, a backoff and a relaunch, not an immediate give-up
+    after = decide(reset.cursor, None, failed("u1", 1300), now=1301, policy=POLICY)
+    assert after.action == Action.WAIT and after.failures_in_window == 1 and "backing off" in after.reason
+    assert decide(after.cursor, None, failed("u1", 1300), now=1311, policy=POLICY).action == Action.START
+
+
+def test_a_cleared_cursor_is_a_fresh_start() -> None:
+    decision = decide(SupervisorCursor(), None, failed("r3", 1100), now=1200, policy=POLICY)
+    assert decision.action == Action.START and decision.failures_in_window == 1
+
+
 def test_a_canceled_stream_is_not_restarted() -> None:
     decision = decide(SupervisorCursor(), None, StreamRun("r1", RunOutcome.CANCELED, 5), now=10, policy=POLICY)
     assert decision.action == Action.WAIT and "canceled" in decision.reason

@@ -12,9 +12,16 @@ record is written for a day that failed. Offsets come from the producer's ``Reco
 exact offsets this publish took, whatever else another producer appends to the topic meanwhile.
 
 How a re-published day is counted once: every publish appends to the ``published`` Delta table
-one row per (day, partition) with the offsets it took and its run id; the stream side merges
-``raw/`` on (meter_id, timestamp), so the second copy of a reading lands on the first, and the
-reconciliation compares the keys of the latest publish of each day with raw + rejected.
+one row per (day, partition) with the offsets it took, its run id and the digest of the keys it
+sent (:mod:`smartmeter_assets.lake.reading_keys`); the stream side merges ``raw/`` on
+(meter_id, timestamp), so the second copy of a reading lands on the first, and the reconciliation
+compares the keys of the latest publish of each day (the staged day, while its digest matches)
+with raw + rejected.
+
+How two publishes never lose each other's record: appends to ``published/`` are Delta commits,
+and on S3 the lake uses conditional writes (:meth:`Lake.storage_options`), so a commit that
+races another fails and is retried by delta-rs instead of overwriting it; the ``kafka_publish``
+pool (limit 1 in both instance configs) keeps publishes one at a time anyway.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from smartmeter_assets.kafka.message import (
 )
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 from smartmeter_assets.kafka.topic import check_connection
+from smartmeter_assets.lake.delta import arrow_dataset
 from smartmeter_assets.lake.storage import Lake
 
 #: Below this many records one process is faster than forking a second one.
@@ -387,12 +395,21 @@ PUBLISHED_SCHEMA = pa.schema(
         pa.field("bytes", pa.int64(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("published_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        # digest of the day's published keys (lake.reading_keys); null in records written before it
+        pa.field("key_digest", pa.string()),
     ]
 )
 
 
-def publish_records(report: PublishReport, day: date, run_id: str, published_at: datetime | None = None) -> pa.Table:
-    """One row per partition of the topic (empty partitions included, so a publish is complete)."""
+def publish_records(
+    report: PublishReport,
+    day: date,
+    run_id: str,
+    published_at: datetime | None = None,
+    key_digest: str | None = None,
+) -> pa.Table:
+    """One row per partition of the topic (empty partitions included, so a publish is complete),
+    each carrying the digest of every key the publish sent."""
     moment = (published_at or datetime.now(UTC)).astimezone(UTC)
     rows = [
         {
@@ -405,6 +422,7 @@ def publish_records(report: PublishReport, day: date, run_id: str, published_at:
             "bytes": p.bytes,
             "run_id": run_id,
             "published_at": moment,
+            "key_digest": key_digest,
         }
         for p in report.partitions
     ]
@@ -412,13 +430,17 @@ def publish_records(report: PublishReport, day: date, run_id: str, published_at:
 
 
 def write_publish_records(lake: Lake, records: pa.Table) -> None:
-    """Append a publish to ``<lake>/published`` (Delta, partitioned by nothing: it stays small)."""
+    """Append a publish to ``<lake>/published`` (Delta, partitioned by nothing: it stays small).
+
+    ``schema_mode="merge"``: a table written before ``key_digest`` existed gains the column.
+    """
     from deltalake import write_deltalake
 
     write_deltalake(
         lake.url(PUBLISHED_DIR),
         records,
         mode="append",
+        schema_mode="merge",
         storage_options=lake.storage_options() or None,
     )
 
@@ -428,7 +450,8 @@ def published_days(lake: Lake) -> pd.DataFrame:
 
     "Latest" is the publish with the newest ``published_at`` for that day; since a publish
     writes every partition, its rows are also the latest per (day, partition). Empty when
-    nothing was published yet.
+    nothing was published yet. Read through pyarrow's own filesystem (the crash-free path of
+    :func:`~smartmeter_assets.lake.delta.arrow_dataset`).
     """
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
@@ -439,7 +462,10 @@ def published_days(lake: Lake) -> pd.DataFrame:
         table = DeltaTable(lake.url(PUBLISHED_DIR), storage_options=lake.storage_options() or None)
     except TableNotFoundError:
         return PUBLISHED_SCHEMA.empty_table().to_pandas(types_mapper=integers)
-    frame = table.to_pyarrow_table().to_pandas(types_mapper=integers)
+    data = arrow_dataset(lake, table, lake.url(PUBLISHED_DIR)).to_table()
+    if "key_digest" not in data.column_names:  # a table written before the digest existed
+        data = data.append_column("key_digest", pa.nulls(data.num_rows, pa.string()))
+    frame = data.to_pandas(types_mapper=integers)
     if frame.empty:
         return frame
     latest = frame.groupby("day")["published_at"].transform("max")

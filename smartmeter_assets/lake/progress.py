@@ -18,6 +18,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import PROGRESS_COLUMNS, PROGRESS_DIR
+from smartmeter_assets.lake.delta import arrow_dataset
 from smartmeter_assets.lake.schema import arrow_type
 from smartmeter_assets.lake.storage import Lake
 
@@ -74,7 +75,9 @@ def _open(lake: Lake) -> DeltaTable | None:
 
 
 def read_progress(lake: Lake) -> pa.Table:
+    """Every recorded batch, read through pyarrow's own filesystem (:func:`arrow_dataset`: the
+    crash-free path, not delta-rs' default reader)."""
     table = _open(lake)
     if table is None:
         return PROGRESS_SCHEMA.empty_table()
-    return table.to_pyarrow_dataset().to_table().cast(PROGRESS_SCHEMA)
+    return arrow_dataset(lake, table, lake.url(PROGRESS_DIR)).to_table().cast(PROGRESS_SCHEMA)

@@ -1,12 +1,18 @@
-"""Did every published reading land exactly once? ``raw + rejected = published``, day by day.
+"""Did every published reading land exactly once? ``raw + rejected = published``, day by day, on keys.
 
-Pure over per-day counts so the rule is tested on its own; the asset check gathers the counts
-from the publish records, the Delta logs and one DuckDB query over ``rejected/``.
+Pure over the per-day key comparison (:class:`~smartmeter_assets.lake.landing.DayKeys`) so the rule
+is tested on its own; :mod:`smartmeter_assets.lake.landing` gathers the keys from the staged days,
+the publish records, raw/ and rejected/.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from smartmeter_assets.lake.landing import DayKeys
+
+#: How many days' problems and samples the check's metadata lists.
+SAMPLE_DAYS = 20
 
 
 @dataclass(frozen=True)
@@ -14,6 +20,8 @@ class Reconciliation:
     problems: list[str]
     pending_days: list[str]  # short, but the stream has not caught up yet: not (yet) a failure
     figures: dict[str, int] = field(default_factory=dict)
+    missing_sample: list[str] = field(default_factory=list)  # "day: meter_id timestamp, ..."
+    extra_sample: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -21,42 +29,53 @@ class Reconciliation:
 
 
 def reconcile(
-    published: dict[str, int],
-    raw: dict[str, int],
-    rejected: dict[str, int],
+    days: list[DayKeys],
+    changed_days: list[str],
     raw_duplicates: int,
     caught_up: bool,
+    raw_days_without_publish: int = 0,
 ) -> Reconciliation:
-    """Per day: raw rows + rejected readings against the records of the day's latest publish.
+    """Per day: the keys of its latest publish against the keys in raw/ + rejected/.
 
-    More than published is always wrong (something counted twice). Fewer is wrong once the stream
-    has read everything; before that, the day is pending.
+    A key in the lake that the day never published, or in both raw/ and rejected/, is always
+    wrong (something landed that was not sent, or landed twice). A published key in neither is
+    wrong once the stream has read everything; before that, the day is pending. A day whose staged
+    readings changed since its publish cannot be judged on keys: re-publish it.
     """
     problems: list[str] = []
     pending: list[str] = []
     if raw_duplicates:
         problems.append(f"{raw_duplicates} extra rows share a (meter_id, timestamp) in raw/")
-    for day, count in sorted(published.items()):
-        landed = raw.get(day, 0) + rejected.get(day, 0)
-        if landed > count:
-            problems.append(
-                f"{day}: {landed} landed (raw {raw.get(day, 0)} + rejected {rejected.get(day, 0)}) > {count} published"
-            )
-        elif landed < count:
+    for day in changed_days:
+        problems.append(f"{day}: the staged readings changed since the day was published: re-publish it")
+    for day in days:
+        if day.extra:
+            problems.append(f"{day.day}: {day.extra} keys in the lake were not published that day")
+        if day.in_both:
+            problems.append(f"{day.day}: {day.in_both} keys are in both raw/ and rejected/")
+        if day.missing:
             if caught_up:
                 problems.append(
-                    f"{day}: {count - landed} of {count} published readings are in neither raw/ nor rejected/"
+                    f"{day.day}: {day.missing} of {day.published} published keys are in neither raw/ nor rejected/"
                 )
             else:
-                pending.append(day)
-    unpublished = sorted(set(raw) - set(published))
+                pending.append(day.day)
     figures = {
-        "published": sum(published.values()),
-        "raw": sum(raw.values()),
-        "rejected": sum(rejected.values()),
-        "days_published": len(published),
+        "published": sum(d.published for d in days),
+        "landed": sum(d.landed for d in days),
+        "missing": sum(d.missing for d in days),
+        "extra": sum(d.extra for d in days),
+        "in_raw_and_rejected": sum(d.in_both for d in days),
+        "days_published": len(days) + len(changed_days),
         "days_pending": len(pending),
-        "raw_days_without_publish_record": len(unpublished),
+        "days_changed_since_publish": len(changed_days),
+        "raw_days_without_publish_record": raw_days_without_publish,
         "raw_duplicates": raw_duplicates,
     }
-    return Reconciliation(problems, pending, figures)
+    return Reconciliation(
+        problems,
+        pending,
+        figures,
+        missing_sample=[f"{d.day}: {', '.join(d.missing_sample)}" for d in days if d.missing][:SAMPLE_DAYS],
+        extra_sample=[f"{d.day}: {', '.join(d.extra_sample)}" for d in days if d.extra][:SAMPLE_DAYS],
+    )

@@ -131,6 +131,9 @@ class Lake:
             options["AWS_ENDPOINT_URL"] = endpoint
             if endpoint.startswith("http://"):
                 options["AWS_ALLOW_HTTP"] = "true"
-        # MinIO and moto have no DynamoDB lock: a single writer per table is our design.
-        options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
+        # Commits by S3 conditional writes (If-None-Match / If-Match on the log entry): two writers
+        # racing for one version cannot overwrite each other; the loser retries on the next version.
+        # delta-rs 1.x has no DynamoDB lock; AWS S3, MinIO and moto all honour conditional writes.
+        # Never AWS_S3_ALLOW_UNSAFE_RENAME: it commits by copy + delete, unchecked.
+        options["AWS_CONDITIONAL_PUT"] = "etag"
         return options

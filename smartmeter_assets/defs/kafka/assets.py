@@ -9,6 +9,7 @@ Thin wrappers: the work is in :mod:`smartmeter_assets.enrich` and
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -26,11 +27,13 @@ from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.enrich import enrich_readings
 from smartmeter_assets.kafka.publish import publish_readings, publish_records, write_publish_records
+from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.sources.staging import read_staged_day
 
 GROUP = "kafka"
-#: Publishing runs share this pool so a deployment can cap concurrent publishes (1 keeps a
-#: backfill's days in order on the topic, which the stream's watermark prefers).
+#: Publishing runs share this pool; both instance configs (embedded.DAGSTER_YAML and
+#: deploy/dagster.yaml) limit it to 1, so publishes run one at a time whoever launches them
+#: (replay clock, backfill, UI) and their records are appended to ``published/`` in turn.
 PUBLISH_POOL = "kafka_publish"
 
 # No backfill policy (the parameter is beta in 1.13): Dagster's default launches one run per
@@ -103,9 +106,10 @@ def smart_meter_topic(
     """The day's readings published to the topic: key = meter_id, JSON, lz4, ``acks=all``.
 
     Fails, with the count, unless every record was acknowledged; only then is the day's publish
-    record (the offsets it took per partition) appended to ``<lake>/published``. A re-publish
-    appends a new record; the stream merges raw/ on (meter_id, timestamp), so a reading
-    published twice lands once.
+    record (the offsets it took per partition and the digest of its keys) appended to
+    ``<lake>/published``. A re-publish appends a new record; the stream merges raw/ on
+    (meter_id, timestamp), so a reading published twice lands once. That is how a day short in
+    the lake (messages lost with a broker) is repaired: materialize its partition again.
     """
     day = date.fromisoformat(context.partition_key)
     bootstrap = kafka.bootstrap_servers()
@@ -122,7 +126,8 @@ def smart_meter_topic(
         processes=kafka.producer_processes,
         security=kafka.security(),
     )
-    write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id))
+    digest = key_digest(pa.Table.from_pandas(enriched_readings.loc[:, ["meter_id", "timestamp"]], preserve_index=False))
+    write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id, key_digest=digest))
     context.log.info(
         f"{day}: {report.records:,} readings to {report.topic} in {report.seconds:.2f}s "
         f"({report.records_per_second:,.0f}/s, {report.processes} producer processes)"

@@ -5,6 +5,10 @@ stream job (state in the cursor, never in a module variable), (2) observes the f
 from their Delta logs, (3) reports the stream's lag per partition (true topic end minus the
 offsets the stream committed) and (4) records the supervisor's health as an asset check result,
 so giving up shows as a failed check in the UI, not only as a log line.
+
+Giving up holds (every tick: no run, the check failed) until a user resets it from the UI, once
+the cause is fixed: launch the ``smart_meter_stream`` job (Jobs > smart_meter_stream > Launchpad),
+or clear this sensor's cursor (Automation > smart_meter_stream_sensor > cursor, edit to empty).
 """
 
 import logging

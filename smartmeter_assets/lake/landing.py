@@ -1,0 +1,208 @@
+"""What each published day landed in the lake, key by key, gathered without re-reading Kafka.
+
+The published keys of a day are the staged readings of that day (``<lake>/sources/readings``, the
+Parquet the publish read: it sends one message per staged reading), *as long as* they still hash
+to the key digest the publish recorded. A day re-staged since its publish (a source block
+changed) no longer matches: it is reported as changed, never compared against keys that were not
+the ones sent. The landed keys are raw/ (``timestamp`` as the published text, ``reading_date``)
+plus rejected/ (which keeps the published ``meter_id`` and ``timestamp`` text). DuckDB joins
+them over Arrow streams (pyarrow's own filesystem, the crash-free read of :mod:`.delta`).
+
+The cheap, count-only view (:func:`landed_counts`, :func:`short_days`) reads raw/'s row counts
+from its Delta log: the replay clock asks it every tick to find days short in the lake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smartmeter_assets.contracts import RAW, REJECTED
+from smartmeter_assets.kafka.publish import published_days
+from smartmeter_assets.lake.delta import table_dataset
+from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.reading_keys import DIGEST_SQL, KEY_SQL, stamp_text_sql
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.sources.staging import staged_dataset
+
+#: How many missing / extra keys each day lists in the check's metadata.
+SAMPLE_KEYS = 5
+_REJECTED_KEYS_SQL = (
+    "SELECT substr(timestamp, 1, 10) AS day, meter_id, timestamp FROM rejected "
+    "WHERE meter_id IS NOT NULL AND timestamp IS NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class DayKeys:
+    """One published day: its latest publish's keys against the keys in raw/ + rejected/."""
+
+    day: str
+    published: int
+    landed: int  # distinct keys in raw/ or rejected/
+    missing: int  # published, in neither
+    extra: int  # in the lake, never published that day
+    in_both: int  # in raw/ AND rejected/: landed twice
+    missing_sample: tuple[str, ...] = ()  # "meter_id timestamp"
+    extra_sample: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishedDay:
+    """What the latest publish of a day recorded."""
+
+    day: str
+    records: int
+    key_digest: str | None
+
+
+@dataclass(frozen=True)
+class KeyComparison:
+    days: list[DayKeys]
+    changed_days: list[str]  # staged day no longer matches its publish (digest or count)
+
+
+def latest_publishes(lake: Lake) -> list[PublishedDay]:
+    """Per day, the records and key digest of its latest publish (oldest day first)."""
+    frame = published_days(lake)
+    if frame.empty:
+        return []
+    grouped = frame.groupby("day").agg(records=("records", "sum"), key_digest=("key_digest", "first"))
+    return [
+        PublishedDay(str(day), int(row.records), None if pd.isna(row.key_digest) else str(row.key_digest))
+        for day, row in grouped.iterrows()
+    ]
+
+
+def _sample(condition: str) -> str:
+    """The first few keys (bytewise order) of a day's rows meeting ``condition``."""
+    return f"coalesce(list(key ORDER BY key) FILTER (WHERE {condition}), [])[1:{SAMPLE_KEYS}]"
+
+
+def _days_filter(column: str, days: list[str]) -> pc.Expression:
+    return pc.field(column).isin(pa.array([date.fromisoformat(d) for d in days], pa.date32()))
+
+
+def compare_published_keys(lake: Lake, publishes: list[PublishedDay] | None = None) -> KeyComparison:
+    """Every published day's keys against raw/ + rejected/, with a few missing and extra keys each."""
+    publishes = latest_publishes(lake) if publishes is None else publishes
+    staged = staged_dataset(lake)
+    if not publishes:
+        return KeyComparison([], [])
+    recorded = {p.day: p for p in publishes}
+    with duckdb.connect() as con:
+        con.register(
+            "recorded",
+            pa.table({"day": [p.day for p in publishes], "records": [p.records for p in publishes],
+                      "key_digest": pa.array([p.key_digest for p in publishes], pa.string())}),
+        )  # fmt: skip
+        if staged is None:
+            con.execute("CREATE TEMP TABLE published (day VARCHAR, meter_id VARCHAR, timestamp VARCHAR)")
+        else:
+            scan = staged.scanner(
+                columns=["meter_id", "timestamp", "reading_date"], filter=_days_filter("reading_date", list(recorded))
+            )
+            con.register("staged", scan.to_reader())
+            con.execute(
+                "CREATE TEMP TABLE published AS SELECT CAST(reading_date AS VARCHAR) AS day, meter_id, "
+                f"{stamp_text_sql('timestamp')} AS timestamp FROM staged"
+            )
+        # A day whose staged keys are not the ones its publish sent is set aside, by name.
+        changed = [
+            str(day)
+            for (day,) in con.execute(
+                f"""
+                WITH staged_days AS (SELECT day, count(*) AS n, {DIGEST_SQL} AS digest FROM published GROUP BY day)
+                SELECT r.day FROM recorded r LEFT JOIN staged_days s USING (day)
+                WHERE coalesce(s.n, 0) <> r.records
+                   OR (r.key_digest IS NOT NULL AND s.digest IS DISTINCT FROM r.key_digest)
+                ORDER BY r.day
+                """
+            ).fetchall()
+        ]
+        compared = [day for day in recorded if day not in set(changed)]
+        if not compared:
+            return KeyComparison([], changed)
+        con.register("compared", pa.table({"day": compared}))
+        con.execute("DELETE FROM published WHERE day NOT IN (SELECT day FROM compared)")
+        raw = table_dataset(lake, RAW)
+        rejected = table_dataset(lake, REJECTED)
+        sources = []
+        if raw is not None:
+            con.register(
+                "raw",
+                raw.scanner(
+                    columns=["meter_id", "timestamp", "reading_date"], filter=_days_filter("reading_date", compared)
+                ).to_reader(),
+            )
+            sources.append(
+                f"SELECT CAST(reading_date AS VARCHAR) AS day, meter_id, {stamp_text_sql('timestamp')} AS timestamp, "
+                "true AS in_raw, false AS in_rejected FROM raw"
+            )
+        if rejected is not None:
+            con.register("rejected", rejected.scanner(columns=["meter_id", "timestamp"]).to_reader())
+            sources.append(f"SELECT *, false, true FROM ({_REJECTED_KEYS_SQL}) WHERE day IN (SELECT day FROM compared)")
+        landed = (
+            " UNION ALL ".join(sources)
+            if sources
+            else "SELECT NULL::VARCHAR AS day, NULL::VARCHAR AS meter_id, NULL::VARCHAR AS timestamp, "
+            "false AS in_raw, false AS in_rejected WHERE false"
+        )
+        rows = con.execute(
+            f"""
+            WITH landed AS (
+                SELECT day, meter_id, timestamp, true AS is_landed,
+                       bool_or(in_raw) AS in_raw, bool_or(in_rejected) AS in_rejected
+                FROM ({landed}) GROUP BY day, meter_id, timestamp
+            ),
+            joined AS (
+                SELECT *, {KEY_SQL} AS key FROM (SELECT *, true AS is_published FROM published)
+                FULL JOIN landed USING (day, meter_id, timestamp)
+            )
+            SELECT day,
+                   count(*) FILTER (WHERE is_published) AS published,
+                   count(*) FILTER (WHERE is_landed) AS landed,
+                   count(*) FILTER (WHERE is_published AND is_landed IS NULL) AS missing,
+                   count(*) FILTER (WHERE is_landed AND is_published IS NULL) AS extra,
+                   count(*) FILTER (WHERE in_raw AND in_rejected) AS in_both,
+                   {_sample("is_published AND is_landed IS NULL")},
+                   {_sample("is_landed AND is_published IS NULL")}
+            FROM joined GROUP BY day ORDER BY day
+            """
+        ).fetchall()
+    return KeyComparison(
+        [DayKeys(str(r[0]), *(int(n) for n in r[1:6]), tuple(r[6]), tuple(r[7])) for r in rows], changed
+    )
+
+
+def landed_counts(lake: Lake) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows in raw/ per reading date (from its Delta log, no data read) and distinct rejected keys
+    per published date."""
+    raw = observe_table(lake, RAW).rows_per_partition
+    dataset = table_dataset(lake, REJECTED)
+    if dataset is None:
+        return raw, {}
+    with duckdb.connect() as con:
+        con.register("rejected", dataset.scanner(columns=["meter_id", "timestamp"]).to_reader())
+        rows = con.execute(
+            f"SELECT day, count(DISTINCT (meter_id, timestamp)) FROM ({_REJECTED_KEYS_SQL}) GROUP BY day"
+        )
+        return raw, {str(day): int(n) for day, n in rows.fetchall()}
+
+
+def short_days(lake: Lake) -> list[str]:
+    """Published days with fewer readings in raw/ + rejected/ than their latest publish sent.
+
+    Counts only (cheap enough for every replay tick); whether a short day is lost or still on
+    its way is the caller's judgement (the stream's lag).
+    """
+    publishes = latest_publishes(lake)
+    if not publishes:
+        return []
+    raw, rejected = landed_counts(lake)
+    return [p.day for p in publishes if raw.get(p.day, 0) + rejected.get(p.day, 0) < p.records]
