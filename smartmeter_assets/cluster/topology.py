@@ -181,6 +181,7 @@ def smartmeter_environment(layout: Layout, data_dir: Path | None = None) -> dict
         "SMARTMETER_KAFKA_BOOTSTRAP": kafka_bootstrap(),
         "SMARTMETER_SPARK_MASTER": spark_master_url(),
         "SMARTMETER_SPARK_DRIVER_MEMORY": SPARK_DRIVER_MEMORY,
+        "SMARTMETER_S3_ALLOW_HTTP": "true",  # compose's default: the bundled MinIO speaks http
     }
 
 
