@@ -35,11 +35,11 @@ from smartmeter_assets.kafka.publish import (  # noqa: E402
     write_publish_records,
 )
 from smartmeter_assets.lake.delta import table_dataset  # noqa: E402
-from smartmeter_assets.lake.landing import compare_published_keys  # noqa: E402
 from smartmeter_assets.lake.reading_keys import key_digest  # noqa: E402
 from smartmeter_assets.lake.schema import lake_arrow_schema  # noqa: E402
 from smartmeter_assets.lake.storage import Lake  # noqa: E402
 from smartmeter_assets.sources.staging import READINGS_DIR  # noqa: E402
+from smartmeter_assets.stream.landing import compare_published_keys  # noqa: E402
 
 LOST = 1_000
 

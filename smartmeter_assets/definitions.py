@@ -15,6 +15,7 @@ from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
 from smartmeter_assets.defs.sources.checks import SOURCE_CHECKS
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.defs.stream.checks import build_stream_checks
 from smartmeter_assets.defs.stream.job import build_stream_job
 from smartmeter_assets.defs.stream.replay import build_replay_clock
 from smartmeter_assets.defs.stream.resources import StreamResource
@@ -27,7 +28,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings()
     return Definitions(
         assets=[*SOURCE_ASSETS, *KAFKA_ASSETS, lake_tables, *REPORT_ASSETS],
-        asset_checks=[*SOURCE_CHECKS, *build_lake_checks(settings)],
+        asset_checks=[*SOURCE_CHECKS, *build_lake_checks(settings), *build_stream_checks(settings)],
         jobs=[build_stream_job(settings.stream_query_name), build_maintenance_job()],
         schedules=[build_maintenance_schedule(settings)],
         sensors=[build_stream_sensor(settings), build_replay_clock(settings)],

@@ -19,6 +19,7 @@ from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInP
 from tqdm import tqdm
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
+from smartmeter_assets.dagster_home import prepare_dagster_home, spark_environment
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
 from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
@@ -26,7 +27,6 @@ from smartmeter_assets.defs.reports.run import materialize_reports
 from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
-from smartmeter_assets.embedded import prepare_dagster_home, spark_environment
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.security import KafkaSecurity

@@ -9,8 +9,8 @@ import pytest
 from dagster import DagsterInstance
 
 from smartmeter_assets.cli import main
+from smartmeter_assets.dagster_home import prepare_dagster_home
 from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
-from smartmeter_assets.embedded import prepare_dagster_home
 from smartmeter_assets.headless import PipelineRunError, run_pipeline
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.conftest import SAMPLE_DIR

@@ -21,11 +21,11 @@ from smartmeter_assets.kafka.broker import EmbeddedBroker, free_port
 from smartmeter_assets.kafka.message import partition_for_key
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.topic import ensure_topic
-from smartmeter_assets.lake.landing import compare_published_keys
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import read_staged_day
+from smartmeter_assets.stream.landing import compare_published_keys
 from smartmeter_assets_tests.test_publish import consume_by_assignment
 
 DAY = "2013-01-08"  # the generated sample starts on 2013-01-07

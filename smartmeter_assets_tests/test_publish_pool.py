@@ -8,9 +8,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.config import PoolGranularity
 
+from smartmeter_assets.dagster_home import prepare_dagster_home
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.kafka.assets import PUBLISH_POOL
-from smartmeter_assets.embedded import prepare_dagster_home
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.conftest import REPO_ROOT
 

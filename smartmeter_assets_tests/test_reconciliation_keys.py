@@ -9,13 +9,13 @@ import pyarrow as pa
 
 from smartmeter_assets.contracts import RAW, REJECTED
 from smartmeter_assets.kafka.publish import PartitionReport, PublishReport, publish_records, write_publish_records
-from smartmeter_assets.lake.landing import DayKeys, compare_published_keys, short_days
 from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.lake.reconciliation import reconcile
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.sources.readings import block_files
 from smartmeter_assets.sources.staging import read_staged_day, stage_block
+from smartmeter_assets.stream.landing import DayKeys, compare_published_keys, short_days
 from smartmeter_assets_tests.lake_builder import raw_row, rejected_row, write_rows
 
 DAY = date(2013, 1, 7)

@@ -14,12 +14,12 @@ from pyspark.sql import SparkSession
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
 from smartmeter_assets.defs.stream.replay import published_in_lake
 from smartmeter_assets.kafka.topic import ensure_topic
-from smartmeter_assets.lake.landing import compare_published_keys, short_days
 from smartmeter_assets.lake.reconciliation import reconcile
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
+from smartmeter_assets.stream.landing import compare_published_keys, short_days
 from smartmeter_assets_tests.test_kafka_assets import publish_day, resources
 from smartmeter_assets_tests.test_stream_job import lake_keys
 

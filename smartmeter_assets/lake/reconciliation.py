@@ -1,15 +1,28 @@
 """Did every published reading land exactly once? ``raw + rejected = published``, day by day, on keys.
 
-Pure over the per-day key comparison (:class:`~smartmeter_assets.lake.landing.DayKeys`) so the rule
-is tested on its own; :mod:`smartmeter_assets.lake.landing` gathers the keys from the staged days,
-the publish records, raw/ and rejected/.
+Pure over the per-day key comparison (:class:`DayKeys`) so the rule is tested on its own;
+:mod:`smartmeter_assets.stream.landing` gathers the keys from the staged days, the publish
+records, raw/ and rejected/ (it sits above the lake, which it imports, never the reverse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smartmeter_assets.lake.landing import DayKeys
+
+@dataclass(frozen=True)
+class DayKeys:
+    """One published day: its latest publish's keys against the keys in raw/ + rejected/."""
+
+    day: str
+    published: int
+    landed: int  # distinct keys in raw/ or rejected/
+    missing: int  # published, in neither
+    extra: int  # in the lake, never published that day
+    in_both: int  # in raw/ AND rejected/: landed twice
+    missing_sample: tuple[str, ...] = ()  # "meter_id timestamp"
+    extra_sample: tuple[str, ...] = ()
+
 
 #: How many days' problems and samples the check's metadata lists.
 SAMPLE_DAYS = 20

@@ -4,9 +4,7 @@ Each check reads the lake through delta-rs (file:// and s3:// alike) and DuckDB 
 datasets; none of them needs Spark.
 """
 
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -18,8 +16,6 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    DagsterRunStatus,
-    RunsFilter,
     asset_check,
     multi_asset_check,
 )
@@ -27,11 +23,8 @@ from dagster import (
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, LAKE_TABLES, RAW, LakeTable
 from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
-from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
-from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, policy_of
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.lake.delta import open_table, table_dataset
-from smartmeter_assets.lake.landing import compare_published_keys, latest_publishes
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.reconciliation import reconcile
@@ -39,6 +32,7 @@ from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.lag import measure_lag
+from smartmeter_assets.stream.landing import compare_published_keys, latest_publishes
 from smartmeter_assets.stream.reconcile import reading_counts_by_window_date
 from smartmeter_assets.stream.window import WindowSpec
 
@@ -201,22 +195,4 @@ def build_lake_checks(settings: Settings) -> list[AssetChecksDefinition]:
             },
         )
 
-    @asset_check(asset=raw_key, name=SUPERVISION_CHECK)
-    def stream_supervision(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        """The stream has not failed too often recently (what makes the sensor give up)."""
-        policy = policy_of(settings)
-        since = datetime.now(UTC) - timedelta(seconds=policy.failure_window_seconds)
-        failures = context.instance.get_run_records(
-            filters=RunsFilter(
-                job_name=STREAM_JOB,
-                statuses=[DagsterRunStatus.FAILURE],
-                tags={STREAM_TAG: settings.stream_query_name},
-                updated_after=since,
-            )
-        )
-        return AssetCheckResult(
-            passed=len(failures) < policy.max_failures,
-            metadata={"failures_in_window": len(failures), "limit": policy.max_failures, "at": time.time()},
-        )
-
-    return [reconciliation, freshness, lake_schemas, anomaly_rate, watermark_drops, stream_lag, stream_supervision]
+    return [reconciliation, freshness, lake_schemas, anomaly_rate, watermark_drops, stream_lag]

@@ -28,11 +28,11 @@ from dagster import (
 )
 
 from smartmeter_assets.defs.stream.sensor import ACTIVE_STATUSES
-from smartmeter_assets.lake.landing import latest_publishes, short_days
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days
 from smartmeter_assets.stream.lag import measure_lag
+from smartmeter_assets.stream.landing import latest_publishes, short_days
 
 REPLAY_SENSOR = "replay_clock"
 REPLAY_TAG = "smartmeter/replay"

@@ -27,6 +27,7 @@ from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.lake.delta import table_dataset
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.reading_keys import DIGEST_SQL, KEY_SQL, stamp_text_sql
+from smartmeter_assets.lake.reconciliation import DayKeys
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sources.staging import staged_dataset
 
@@ -36,20 +37,6 @@ _REJECTED_KEYS_SQL = (
     "SELECT substr(timestamp, 1, 10) AS day, meter_id, timestamp FROM rejected "
     "WHERE meter_id IS NOT NULL AND timestamp IS NOT NULL"
 )
-
-
-@dataclass(frozen=True)
-class DayKeys:
-    """One published day: its latest publish's keys against the keys in raw/ + rejected/."""
-
-    day: str
-    published: int
-    landed: int  # distinct keys in raw/ or rejected/
-    missing: int  # published, in neither
-    extra: int  # in the lake, never published that day
-    in_both: int  # in raw/ AND rejected/: landed twice
-    missing_sample: tuple[str, ...] = ()  # "meter_id timestamp"
-    extra_sample: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
