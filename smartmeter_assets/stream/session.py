@@ -2,8 +2,8 @@
 
 Why these options: the job runs on ``local[2]`` beside Dagster on a 2-core machine, so shuffles
 stay small (4 partitions) and the UI stays off; the session time zone is UTC because readings are
-GMT all year and the lake stores zone-less timestamps, so ``hour()``/``dayofweek()`` must read the
-wall clock of the message, never the machine's zone.
+GMT all year and the lake stores them zone-less as read, whatever the machine's zone. The derived
+columns convert to Europe/London explicitly (``transforms.london_wall_clock``).
 """
 
 from __future__ import annotations
