@@ -7,6 +7,7 @@ rules so that a weakened verdict fails here.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,11 @@ def test_days_are_split_into_one_round_per_fault_in_order() -> None:
     assert [d for r in rounds for d in r] == days
     with pytest.raises(ValueError, match="at least 4 days"):
         split_rounds(days[:3], len(FAULTS))
+
+
+def test_the_lake_counts_the_check_reports_come_from_the_reconciliation_code(tmp_path: Path) -> None:
+    """The check's figures are read by the same functions as the reconciliation (an empty lake here)."""
+    from smartmeter_assets.cluster.check import lake_counts
+    from smartmeter_assets.lake.storage import Lake
+
+    assert lake_counts(Lake(str(tmp_path / "lake"))) == ({}, {}, {}, 0)

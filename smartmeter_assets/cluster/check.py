@@ -22,13 +22,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from smartmeter_assets.cluster import kafka, minio, spark, supervisor
 from smartmeter_assets.cluster.postgres import recreate_database
 from smartmeter_assets.cluster.topology import Layout, cluster_environment
+
+if TYPE_CHECKING:
+    from smartmeter_assets.lake.storage import Lake
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +199,17 @@ def split_rounds(days: list[Any], rounds: int) -> list[list[Any]]:
     return groups
 
 
+def lake_counts(lake: Lake) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
+    """Readings per day: published (each day's latest publish), in raw/, in rejected/; and the
+    extra raw rows of duplicated keys. The same figures the reconciliation check reads."""
+    from smartmeter_assets.defs.lake.checks import raw_duplicates
+    from smartmeter_assets.stream.landing import landed_counts, latest_publishes
+
+    published = {p.day: p.records for p in latest_publishes(lake)}
+    raw, rejected = landed_counts(lake)
+    return published, raw, rejected, raw_duplicates(lake)
+
+
 class FaultRun:
     """The check's steps, inside the cluster's environment (see the module's docstring)."""
 
@@ -206,7 +220,6 @@ class FaultRun:
         from dagster import DagsterInstance, RunsFilter
 
         from smartmeter_assets.definitions import build_definitions
-        from smartmeter_assets.defs.lake.checks import reconciliation_counts
         from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
         from smartmeter_assets.defs.stream.job import STREAM_JOB
         from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
@@ -236,7 +249,7 @@ class FaultRun:
             to_publish = publishable_days(lake)[:days]
             report.days = len(to_publish)
             for group, fault in zip(split_rounds(to_publish, len(FAULTS)), FAULTS, strict=True):
-                earlier = sum(reconciliation_counts(lake)[0].values())  # published by earlier rounds
+                earlier = sum(lake_counts(lake)[0].values())  # published by earlier rounds
 
                 def reached_this_round(earlier: int = earlier) -> bool:
                     return landed(settings) > earlier  # raw + rejected never exceed what was published
@@ -255,12 +268,12 @@ class FaultRun:
                 in_lake = landed(settings)
                 injected = inject(self.home, fault)
                 injected.landed_at_kill = in_lake  # below published_at_kill: the kill hit mid-stream
-                injected.published_at_kill = sum(reconciliation_counts(lake)[0].values())
+                injected.published_at_kill = sum(lake_counts(lake)[0].values())
                 report.faults.append(injected.as_dict())
 
             def caught_up() -> bool:
                 try:
-                    published = sum(reconciliation_counts(lake)[0].values())
+                    published = sum(lake_counts(lake)[0].values())
                 except Exception as error:  # a service still restarting: ask again
                     log.info("not yet: %s", error)
                     return False
@@ -271,7 +284,7 @@ class FaultRun:
                 wait_for("the stream catching up", caught_up, CATCH_UP_TIMEOUT_SECONDS, every=5.0)
             except TimeoutError as error:
                 report.failed_checks.append(str(error))
-            published_per_day, raw, rejected, duplicates = reconciliation_counts(lake)
+            published_per_day, raw, rejected, duplicates = lake_counts(lake)
             report.published = sum(published_per_day.values())
             report.raw = sum(raw.values())
             report.rejected = sum(rejected.values())
