@@ -270,14 +270,16 @@ def main() -> None:
     print()
     for n, source, job in results:
         steady = f" ({job.steady_rate:,.0f} after the first batch)" if job.steady_rate else ""
-        verdict = "meets" if job.query_rate >= TARGET_ROWS_PER_SECOND else "below"
+        # the target is the steady rate (the first batch pays for the Python workers and the JIT)
+        verdict = "meets" if job.steady_rate >= TARGET_ROWS_PER_SECOND else "below"
         share = ""
         if source and source.query_rate:
             # time per row: source alone vs the whole job; the rest is transforms + lake writes
             source_part = job.query_rate / source.query_rate
             share = f"; the source is {source_part:.0%} of the job's time per row"
         print(
-            f"N={n:,}: job {job.query_rate:,.0f} rows/s{steady}, {verdict} the {TARGET_ROWS_PER_SECOND:,} target{share}"
+            f"N={n:,}: job {job.query_rate:,.0f} rows/s{steady}, {verdict} the {TARGET_ROWS_PER_SECOND:,} steady target"
+            f"{share}"
         )
         total = sum(job.step_ms.values()) or 1
         profile = ", ".join(f"{step} {ms / total:.0%}" for step, ms in job.step_ms.items())
