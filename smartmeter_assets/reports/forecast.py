@@ -74,28 +74,22 @@ class NotEnoughHistoryError(ValueError):
 
 def segment_series(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per level (each category and the portfolio) and on-grid half-hour: kWh, meters, kWh per meter, weather."""
-    by_category = connection.sql(
-        f"""
-        SELECT coalesce(acorn_category, '{UNKNOWN_ACORN_CATEGORY}') AS acorn_category, timestamp,
-               sum(energy_kwh) AS total_kwh, count(DISTINCT meter_id) AS meters,
-               sum(energy_kwh) / count(DISTINCT meter_id) AS kwh_per_meter,
-               avg(temperature) AS temperature
-        FROM {RAW.name}
-        WHERE second(timestamp) = 0 AND minute(timestamp) IN (0, 30)
-        GROUP BY ALL ORDER BY ALL
-        """
-    ).df()
-    portfolio = connection.sql(
-        f"""
-        SELECT '{PORTFOLIO}' AS acorn_category, timestamp,
-               sum(energy_kwh) AS total_kwh, count(DISTINCT meter_id) AS meters,
-               sum(energy_kwh) / count(DISTINCT meter_id) AS kwh_per_meter,
-               avg(temperature) AS temperature
-        FROM {RAW.name}
-        WHERE second(timestamp) = 0 AND minute(timestamp) IN (0, 30)
-        GROUP BY ALL ORDER BY ALL
-        """
-    ).df()
+
+    def level(label: str) -> pd.DataFrame:  # one query for every level, only the label differs
+        return connection.sql(
+            f"""
+            SELECT {label} AS acorn_category, timestamp,
+                   sum(energy_kwh) AS total_kwh, count(DISTINCT meter_id) AS meters,
+                   sum(energy_kwh) / count(DISTINCT meter_id) AS kwh_per_meter,
+                   avg(temperature) AS temperature
+            FROM {RAW.name}
+            WHERE second(timestamp) = 0 AND minute(timestamp) IN (0, 30)
+            GROUP BY ALL ORDER BY ALL
+            """
+        ).df()
+
+    by_category = level(f"coalesce(acorn_category, '{UNKNOWN_ACORN_CATEGORY}')")
+    portfolio = level(f"'{PORTFOLIO}'")
     return pd.concat([by_category, portfolio], ignore_index=True)
 
 
