@@ -70,8 +70,8 @@ def check_endpoint_trust(endpoint: str | None, ca_bundle: str | None, timeout: f
             return
     except ssl.SSLCertVerificationError as error:
         raise S3TrustError(
-            f"the S3 endpoint {endpoint} presents a certificate that {trusted} does not trust "
-            f"({error.verify_message}): set AWS_CA_BUNDLE to the PEM of the CA that signed it"
+            f"the certificate of the S3 endpoint {endpoint} fails verification against {trusted}: "
+            f"{error.verify_message}; set AWS_CA_BUNDLE to the PEM of the CA that signed it"
         ) from None
     except ssl.SSLError as error:
         raise S3TrustError(f"TLS to the S3 endpoint {endpoint} failed: {error.reason or error}") from None
