@@ -4,10 +4,16 @@ moto's S3 server runs here over https with a certificate from the test session's
 ``AWS_CA_BUNDLE`` names that CA, as a user names their company's CA. pyarrow (staged Parquet),
 delta-rs (the Delta tables) and boto3 (bucket creation) all go through it; a CA that did not sign
 the server's certificate fails.
+
+Spark's S3A (the stream's checkpoint on ``s3a://``) trusts only its JVM's truststore, so the stream
+job runs in a process of its own here (a fresh driver JVM, started with the truststore built from
+the bundle), configured by the production ``deploy/spark/spark-defaults.conf``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import ssl
 import subprocess
 import sys
@@ -15,16 +21,30 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import boto3
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from smartmeter_assets.contracts import RAW
 from smartmeter_assets.kafka.broker import free_port
 from smartmeter_assets.lake.bucket import ensure_bucket
+from smartmeter_assets.lake.delta import read_table
 from smartmeter_assets.lake.storage import InsecureEndpointError, Lake
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
+from smartmeter_assets.stream.truststore import java_truststore, jvm_default_truststore, jvm_home
+from smartmeter_assets_tests.conftest import REPO_ROOT
 from smartmeter_assets_tests.fixtures.tls import ThrowawayCA
+from smartmeter_assets_tests.stream_kill import job_environment
+from smartmeter_assets_tests.stream_readings import ensure_topic, publish
+from smartmeter_assets_tests.test_kafka_security import one_line_error
+
+STREAM = [sys.executable, "-m", "smartmeter_assets.stream", "--available-now"]
+#: The production image's Spark configuration: S3A's endpoint and region from the AWS variables.
+PRODUCTION_SPARK_CONF = REPO_ROOT / "deploy" / "spark"
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +126,149 @@ def test_plain_http_off_loopback_needs_an_explicit_setting(endpoint: str, monkey
     assert allowed.storage_options()["AWS_ALLOW_HTTP"] == "true"
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")  # loopback: nothing crosses a network
     assert strict.storage_options()["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+
+
+# ---------------------------------------------------------------------------------------------
+# Spark's S3A: the stream's checkpoint on s3a:// over https, trusted through AWS_CA_BUNDLE alone
+# ---------------------------------------------------------------------------------------------
+def stream_settings(tmp_path: Path, lake_url: str, kafka_bootstrap: str) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        lake_url=lake_url,  # the checkpoint follows: s3a://<bucket>/lake/checkpoints/<query>
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_topic=f"s3a-tls-{uuid.uuid4().hex[:8]}",
+        spark_max_records_per_batch=400,
+        spark_driver_memory="1g",
+    )
+
+
+def checkpoint_keys(settings: Settings) -> set[str]:
+    """The checkpoint's objects in the bucket, relative to its folder (listed by boto3, not Spark)."""
+    bucket, _, folder = checkpoint_location(settings).removeprefix("s3a://").partition("/")
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{folder}/")
+    return {item["Key"].removeprefix(f"{folder}/") for item in listed.get("Contents", [])}
+
+
+def keytool_list(store: Path, password: str | None = None) -> str:
+    command = [str(jvm_home() / "bin" / "keytool"), "-list", "-v", "-keystore", str(store)]
+    command += ["-storepass", password] if password else ["-storetype", "PKCS12"]
+    listed = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    return listed.stdout
+
+
+def entries(listing: str) -> int:
+    return int(listing.split("Your keystore contains ", 1)[1].split()[0])
+
+
+def sha256_fingerprint(ca: ThrowawayCA) -> str:
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(ca.ca_file.read_text())).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def test_the_truststore_is_the_jvms_cas_plus_the_bundle_and_is_rebuilt_only_when_it_changes(
+    test_ca: ThrowawayCA, untrusted_ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    default_cas = entries(keytool_list(jvm_default_truststore(jvm_home()), password="changeit"))
+
+    store = java_truststore(tmp_path, test_ca.ca_file)
+    built = store.stat().st_mtime_ns
+
+    listing = keytool_list(store)  # no password: the store has neither MAC nor encrypted entries
+    assert store.parent == tmp_path / "tls" and store.suffix == ".p12"
+    assert entries(listing) == default_cas + 1
+    assert sha256_fingerprint(test_ca) in listing
+    assert java_truststore(tmp_path, test_ca.ca_file) == store and store.stat().st_mtime_ns == built
+
+    both = tmp_path / "both.pem"
+    both.write_text(test_ca.ca_file.read_text() + untrusted_ca.ca_file.read_text())
+    changed = java_truststore(tmp_path, both)
+    assert changed != store
+    listing = keytool_list(changed)
+    assert entries(listing) == default_cas + 2
+    assert sha256_fingerprint(test_ca) in listing and sha256_fingerprint(untrusted_ca) in listing
+
+
+@pytest.mark.spark
+def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_options(
+    test_ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    conf_dir = tmp_path / "spark-conf"
+    conf_dir.mkdir()
+    (conf_dir / "spark-defaults.conf").write_text(
+        (PRODUCTION_SPARK_CONF / "spark-defaults.conf").read_text()
+        + "spark.driver.extraJavaOptions    -Dsmartmeter.configured=driver\n"
+        + "spark.executor.extraJavaOptions  -Dsmartmeter.configured=executor\n"
+    )
+    script = (
+        "import json, sys\n"
+        "from smartmeter_assets.settings import Settings\n"
+        "from smartmeter_assets.stream.session import build_session\n"
+        "session = build_session(Settings(home=sys.argv[1], spark_master='local[1]'))\n"
+        "system = session.sparkContext._jvm.java.lang.System\n"
+        "print(json.dumps({name: system.getProperty(name) for name in sys.argv[2:]}\n"
+        "    | {'executor': session.sparkContext.getConf().get('spark.executor.extraJavaOptions')}))\n"
+        "session.stop()\n"
+    )
+    properties = ["javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "smartmeter.configured"]
+    env = {**job_environment(Settings(home=tmp_path)), "SPARK_CONF_DIR": str(conf_dir)}
+    env["AWS_CA_BUNDLE"] = str(test_ca.ca_file)
+
+    started = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "home"), *properties], env=env, capture_output=True, timeout=180
+    )
+
+    assert started.returncode == 0, started.stderr.decode()[-3000:]
+    seen = json.loads(started.stdout.decode().strip().splitlines()[-1])
+    [store] = (tmp_path / "home" / "tls").glob("s3a-truststore-*.p12")
+    assert seen["javax.net.ssl.trustStore"] == str(store)
+    assert seen["javax.net.ssl.trustStoreType"] == "PKCS12"
+    assert seen["smartmeter.configured"] == "driver"  # the configured options are kept, not replaced
+    assert seen["executor"].split()[-3:] == [  # after Spark's own --add-opens
+        "-Dsmartmeter.configured=executor",
+        f"-Djavax.net.ssl.trustStore={store}",
+        "-Djavax.net.ssl.trustStoreType=PKCS12",
+    ]
+
+
+@pytest.mark.spark
+@pytest.mark.kafka
+def test_the_stream_checkpoints_on_s3a_over_https_signed_by_the_bundles_ca(
+    https_env: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings = stream_settings(tmp_path, https_env, kafka_bootstrap)
+    ensure_topic(kafka_bootstrap, settings.kafka_topic)
+    published = publish(kafka_bootstrap, settings.kafka_topic, 0, 1200, 40)
+    env = {**job_environment(settings), "SPARK_CONF_DIR": str(PRODUCTION_SPARK_CONF)}
+
+    finished = subprocess.run(STREAM, env=env, capture_output=True, timeout=300)
+
+    output = (finished.stdout + finished.stderr).decode()
+    assert finished.returncode == 0, output[-3000:]
+    assert checkpoint_location(settings).startswith("s3a://")
+    written_by_s3a = checkpoint_keys(settings)
+    assert {"metadata", "offsets/0", "commits/0"} <= written_by_s3a, written_by_s3a
+    assert sum(committed_offsets(settings).values()) == published.messages
+    assert read_table(Lake.from_settings(settings), RAW).num_rows == len(published.readings) == 1200
+    assert len(list((settings.home / "tls").glob("s3a-truststore-*.p12"))) == 1
+
+
+@pytest.mark.kafka
+def test_a_ca_that_did_not_sign_the_endpoint_stops_the_stream_in_one_line_before_s3_is_touched(
+    https_env: str, https_s3: str, untrusted_ca: ThrowawayCA, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings = stream_settings(tmp_path, https_env, kafka_bootstrap)
+    env = {
+        **job_environment(settings),
+        "SPARK_CONF_DIR": str(PRODUCTION_SPARK_CONF),
+        "AWS_CA_BUNDLE": str(untrusted_ca.ca_file),
+    }
+
+    finished = subprocess.run(STREAM, env=env, capture_output=True, timeout=120)
+
+    assert finished.returncode == 1
+    line = one_line_error(finished.stdout + finished.stderr)
+    assert f"the S3 endpoint {https_s3} fails verification against AWS_CA_BUNDLE ({untrusted_ca.ca_file})" in line
+    assert "unable to get local issuer certificate" in line
+    assert checkpoint_keys(settings) == set()  # listed with the right CA: nothing was written
+    assert not (settings.home / "tls").exists()  # refused before any JVM or truststore

@@ -24,6 +24,7 @@ from smartmeter_assets.kafka.topic import KafkaUnreachableError
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.progress import describe
+from smartmeter_assets.stream.truststore import S3TrustError
 
 PIPES_CONTEXT_VARIABLE = "DAGSTER_PIPES_CONTEXT"
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         log.warning("stream stopped by %s", interrupt or "Ctrl-C")
         return 143 if str(interrupt).startswith("signal") else 130
-    except (KafkaAccessError, KafkaUnreachableError) as refused:  # a setting to fix: one line, no traceback
+    except (KafkaAccessError, KafkaUnreachableError, S3TrustError) as refused:  # a setting to fix: one line
         log.error("stream cannot start: %s", refused)
         return 1
     except Exception:

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from smartmeter_assets.kafka.broker import resolve_bootstrap
 from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic, topic_id
-from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.lake.storage import Lake, s3_ca_bundle, s3_endpoint
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic
 from smartmeter_assets.stream.lake_writer import LakeWriter
@@ -32,6 +32,7 @@ from smartmeter_assets.stream.progress import RunTotals, batch_figures, describe
 from smartmeter_assets.stream.session import build_session
 from smartmeter_assets.stream.source import read_topic
 from smartmeter_assets.stream.transforms import anomaly_thresholds, classify
+from smartmeter_assets.stream.truststore import check_endpoint_trust
 from smartmeter_assets.stream.window import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def run_stream(
     bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.home)
     lake = Lake.from_settings(settings)
     location = checkpoint or checkpoint_location(settings)
+    if lake.is_s3 or location.startswith(("s3a://", "s3://")):
+        check_endpoint_trust(s3_endpoint(), s3_ca_bundle())  # an untrusted endpoint: one line, before S3
     security = KafkaSecurity.from_settings(settings)  # checked here: a refused login never reaches Spark
     ensure_topic(
         bootstrap, settings.kafka_topic, settings.kafka_partitions, settings.kafka_replication_factor, security

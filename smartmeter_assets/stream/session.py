@@ -4,16 +4,49 @@ Why these options: the job runs on ``local[2]`` beside Dagster on a 2-core machi
 stay small (4 partitions) and the UI stays off; the session time zone is UTC because readings are
 GMT all year and the lake stores them zone-less as read, whatever the machine's zone. The derived
 columns convert to Europe/London explicitly (``transforms.london_wall_clock``).
+
+With ``AWS_CA_BUNDLE`` set, the driver and executor JVMs start with the truststore of
+:mod:`smartmeter_assets.stream.truststore` (the JVM's CAs plus the bundle's), so S3A's checkpoint
+reaches an https endpoint signed by a private CA. JVM options only apply when a JVM starts: pyspark
+hands them to ``spark-submit``, which starts the driver with them. They are added to any
+``extraJavaOptions`` in ``spark-defaults.conf``, which would otherwise be replaced.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from smartmeter_assets.lake.storage import s3_ca_bundle
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.truststore import java_trust_options, java_truststore
+
+log = logging.getLogger(__name__)
+
+#: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
+JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+
+
+def spark_defaults() -> dict[str, str]:
+    """``spark-defaults.conf`` as ``spark-submit`` reads it (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf``)."""
+    import pyspark
+
+    spark_home = os.environ.get("SPARK_HOME") or str(Path(pyspark.__file__).parent)  # as pyspark's launcher
+    defaults = Path(os.environ.get("SPARK_CONF_DIR") or Path(spark_home) / "conf") / "spark-defaults.conf"
+    if not defaults.is_file():
+        return {}
+    entries = {}
+    for line in defaults.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")):
+            key, *value = re.split(r"\s*[=:]\s*|\s+", line, maxsplit=1)
+            entries[key] = value[0].strip() if value else ""
+    return entries
 
 
 def build_session(settings: Settings, *, app_name: str | None = None, ui: bool = False) -> SparkSession:
@@ -37,6 +70,31 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         # Embedded: nothing outside this machine talks to the driver. On a cluster (client mode)
         # the executors must reach it, so its address comes from SPARK_LOCAL_HOSTNAME/_IP instead.
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    store = _trust_s3_ca_bundle(settings)
+    if store is not None:
+        defaults = spark_defaults()
+        for key in JAVA_OPTIONS_KEYS:
+            builder = builder.config(key, " ".join(filter(None, [defaults.get(key), java_trust_options(store)])))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    if store is not None:
+        _warn_unless_trusted(session, store)
     return session
+
+
+def _trust_s3_ca_bundle(settings: Settings) -> Path | None:
+    """The truststore for ``AWS_CA_BUNDLE`` (None without one: the JVM's own CAs then apply)."""
+    ca_bundle = s3_ca_bundle()
+    return java_truststore(settings.home, Path(ca_bundle)) if ca_bundle else None
+
+
+def _warn_unless_trusted(session: SparkSession, store: Path) -> None:
+    """A JVM started before (another session in this process) ignored the options: say so."""
+    system = session.sparkContext._jvm.java.lang.System  # type: ignore[union-attr]
+    running = system.getProperty("javax.net.ssl.trustStore")
+    if running != str(store):
+        log.warning(
+            "the Spark driver JVM was already running with truststore %s, not %s: s3a:// over https "
+            "signed by the AWS_CA_BUNDLE CA will fail in this process",
+            running or "(the JVM's default)", store,
+        )  # fmt: skip
