@@ -1,17 +1,20 @@
 """``smartmeter run``: the whole pipeline headless, through the real Dagster APIs, then one JSON line.
 
 It uses the persistent instance under ``<home>/dagster_home`` (so a later ``make up`` shows the
-history): sources, every day published, the stream run until it has caught up (Spark's
-``availableNow``), the lake observed, every check run. The exit code is non-zero if any check
-failed.
+history): sources, every day published while the stream run consumes them (it starts before the
+first publish and stops once the last publish is in the lake: :mod:`smartmeter_assets.stream.drain`),
+the lake observed, every check run. The exit code is non-zero if any check failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,6 +31,7 @@ from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
+from smartmeter_assets.kafka.offsets import end_offsets
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
@@ -35,6 +39,7 @@ from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days
+from smartmeter_assets.stream.drain import DrainTarget
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,51 @@ def materialize_sources(defs: Definitions, instance: DagsterInstance) -> Execute
     return result
 
 
+class StreamAlongside:
+    """The stream job's Dagster run in a thread of this process, consuming while days are published.
+
+    Both runs use the same instance, as the daemon's run workers would. :meth:`drain` writes the
+    drain target (the topic's end offsets now) and waits for the run to end; it is also how a
+    failed publish stops the stream, once what was published is in the lake.
+    """
+
+    def __init__(self, defs: Definitions, instance: DagsterInstance, settings: Settings, bootstrap: str) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.drain_file = settings.home.resolve() / f"stream-drain-{uuid.uuid4().hex[:8]}.json"
+        self.result: ExecuteInProcessResult | None = None
+        self.error: BaseException | None = None
+        config = {"ops": {"run_stream": {"config": {"drain_file": str(self.drain_file)}}}}
+
+        def run() -> None:
+            try:
+                self.result = defs.resolve_job_def(STREAM_JOB).execute_in_process(
+                    instance=instance, run_config=config, raise_on_error=False
+                )
+            except BaseException as error:  # reported by drain(), in the main thread
+                self.error = error
+
+        self.thread = threading.Thread(target=run, name="smartmeter-stream-run", daemon=True)
+        self.thread.start()
+
+    @property
+    def ended(self) -> bool:
+        return not self.thread.is_alive()
+
+    def drain(self) -> None:
+        """Stop once everything published so far is in the lake; raise if the stream run failed."""
+        if not self.ended:
+            security = KafkaSecurity.from_settings(self.settings)
+            target = end_offsets(self.bootstrap, self.settings.kafka_topic, security=security)
+            DrainTarget(self.settings.kafka_topic, target).write(self.drain_file)
+            self.thread.join()
+        self.drain_file.unlink(missing_ok=True)
+        if self.error is not None:
+            raise PipelineRunError(f"the stream run could not run: {self.error}") from self.error
+        if self.result is None or not self.result.success:
+            raise PipelineRunError("the stream run failed: see its logs in the Dagster UI")
+
+
 def run_pipeline(
     settings: Settings, days: int | None = None, progress: bool = True, first_day: date | None = None
 ) -> Summary:
@@ -152,24 +202,25 @@ def run_pipeline(
             summary.days = len(to_publish)
             bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)
-            for day in to_publish:
-                bar.set_description(f"publish {day}")
-                published = publish_job.execute_in_process(
-                    instance=instance, partition_key=day.isoformat(), raise_on_error=False
-                )
-                if not published.success:
-                    raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
-                _checks_of(published, summary)
-                bar.update(1)
-
-            bar.set_description("stream (available-now)")
-            streamed = defs.resolve_job_def(STREAM_JOB).execute_in_process(
-                instance=instance,
-                run_config={"ops": {"run_stream": {"config": {"available_now": True}}}},
-                raise_on_error=False,
-            )
-            if not streamed.success:
-                raise PipelineRunError("the stream run failed: see its logs in the Dagster UI")
+            stream = StreamAlongside(defs, instance, settings, bootstrap)
+            try:
+                for day in to_publish:
+                    if stream.ended:  # the stream failed: publishing more would only grow its lag
+                        break
+                    bar.set_description(f"publish {day}")
+                    published = publish_job.execute_in_process(
+                        instance=instance, partition_key=day.isoformat(), raise_on_error=False
+                    )
+                    if not published.success:
+                        raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
+                    _checks_of(published, summary)
+                    bar.update(1)
+            except BaseException:  # what was published still lands before we stop; the first error wins
+                with contextlib.suppress(PipelineRunError):
+                    stream.drain()
+                raise
+            bar.set_description("stream (draining)")
+            stream.drain()
             bar.update(1)
 
             bar.set_description("observe the lake")

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +28,7 @@ from smartmeter_assets.kafka.topic import ensure_topic, topic_id
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic
+from smartmeter_assets.stream.drain import DrainTarget
 from smartmeter_assets.stream.lake_writer import LakeWriter
 from smartmeter_assets.stream.progress import RunTotals, batch_figures, describe
 from smartmeter_assets.stream.session import build_session
@@ -80,15 +82,23 @@ class _BatchSink:
             self.on_batch(figures)
 
 
+def _drained(drain_file: Path, progress: Any) -> bool:
+    target = DrainTarget.read(drain_file)
+    return target is not None and target.reached(progress)
+
+
 def run_stream(
     settings: Settings,
     *,
     available_now: bool,
     on_batch: BatchCallback | None = None,
     checkpoint: str | None = None,
+    drain_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run the query until it ends; return the run's totals (see :class:`progress.RunTotals`).
 
+    ``drain_file``: run with the processing-time trigger until the :class:`DrainTarget` a publisher
+    writes there (possibly later) is read, then stop (``smartmeter run``, publishing meanwhile).
     The bootstrap is resolved here, at every start: a restarted embedded broker has a new address.
     """
     started = time.monotonic()
@@ -109,7 +119,7 @@ def run_stream(
     log.info(
         "stream %s: kafka source on %s, topic %s -> %s (checkpoint %s)%s",
         settings.stream_query_name, bootstrap, settings.kafka_topic, lake.root, location,
-        " until caught up" if available_now else "",
+        " until caught up" if available_now else (f" until drained ({drain_file})" if drain_file else ""),
     )  # fmt: skip
     writer_stream = (
         build_query_input(session, settings, bootstrap)
@@ -126,6 +136,9 @@ def run_stream(
     try:
         while query.isActive:
             query.awaitTermination(1.0)
+            if drain_file is not None and _drained(drain_file, query.lastProgress):
+                log.info("stream %s: drained: every record up to the drain target is in the lake", query.name)
+                query.stop()
         error = query.exception()
         if error is not None:
             raise StreamError(f"stream {settings.stream_query_name} failed: {error}")
