@@ -8,7 +8,9 @@ it: stage -> publish (overlapping the stream) -> stream -> lake -> checks -> rep
 - peak RSS per component (the Python process with its producers and the stream's Python driver,
   the Kafka broker JVM, the Spark driver JVM) and CPU seconds per component;
 - the broker's disk, lake files and Delta log versions per table;
-- the time to read one day from ``raw/`` (a reading_date partition, as the reports do).
+- the time to read one day from ``raw/`` (a reading_date partition, as the reports do);
+- the same lake figures and read time after one pass of ``lake_maintenance`` (compact settled
+  partitions, vacuum with no retention, checkpoint the logs), and how long that pass took.
 
 Then the whole history (829 days, 167.8 M readings) projected from the largest D with its
 measured rate, and how rate and memory move between the smallest and the largest D.
@@ -37,6 +39,7 @@ from deltalake.exceptions import TableNotFoundError
 from smartmeter_assets.contracts import LAKE_TABLES, PROGRESS_DIR, PUBLISHED_DIR, RAW
 from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.lake.delta import read_table
+from smartmeter_assets.lake.maintenance import maintain_lake
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 
@@ -110,7 +113,13 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
         raise SystemExit(f"smartmeter run exited {process.returncode}; log: {log_file}")
     summary = json.loads(lines[-1])
     settings = Settings(home=home)
-    day_rows, day_seconds = read_one_day(settings, START + timedelta(days=days // 2))
+    one_day = START + timedelta(days=days // 2)
+    day_rows, day_seconds = read_one_day(settings, one_day)
+    lake_before = lake_figures(settings)
+    started = time.perf_counter()
+    maintain_lake(Lake.from_settings(settings), retention_hours=0)  # what lake_maintenance runs, hourly
+    maintenance_seconds = time.perf_counter() - started
+    _, day_seconds_after = read_one_day(settings, one_day)
     return {
         "days": days,
         "generate_seconds": round(generated, 1),
@@ -121,8 +130,13 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
         "peak_rss_mb": {k: round(v) for k, v in sorted(usage.peak_rss_mb.items())},
         "cpu_seconds": {k: round(v, 1) for k, v in sorted(usage.cpu_seconds().items())},
         "broker_disk_mb": round(folder_size(home / "kafka") / 2**20, 1),
-        "lake": lake_figures(settings),
+        "lake": lake_before,
         "read_one_day": {"rows": day_rows, "seconds": round(day_seconds, 3)},
+        "lake_maintenance": {
+            "seconds": round(maintenance_seconds, 1),
+            "lake_after": lake_figures(settings),
+            "read_one_day_seconds_after": round(day_seconds_after, 3),
+        },
         "checks_failed": summary.get("checks_failed"),
     }
 
