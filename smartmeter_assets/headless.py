@@ -154,7 +154,7 @@ class StreamAlongside:
 def run_pipeline(
     settings: Settings, days: int | None = None, progress: bool = True, first_day: date | None = None
 ) -> Summary:
-    """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports.
+    """Sources -> days published while the stream drains them -> lake observed -> every check -> reports.
 
     ``first_day`` and ``days`` choose the range replayed (``smartmeter run --from D --days N``).
     """
