@@ -12,7 +12,8 @@ import contextlib
 import json
 import logging
 import os
-import threading
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,9 +28,9 @@ from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
 from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.reports.run import materialize_reports
-from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
+from smartmeter_assets.exit_status import die_with_parent
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
 from smartmeter_assets.kafka.offsets import end_offsets
 from smartmeter_assets.kafka.publish import published_days
@@ -42,6 +43,9 @@ from smartmeter_assets.sources.staging import publishable_days
 from smartmeter_assets.stream.drain import DrainTarget
 
 log = logging.getLogger(__name__)
+
+#: How long a stream run asked to stop (SIGTERM: the query stops in order) may take.
+STREAM_STOP_SECONDS = 60
 
 
 class PipelineRunError(RuntimeError):
@@ -107,48 +111,44 @@ def materialize_sources(defs: Definitions, instance: DagsterInstance) -> Execute
 
 
 class StreamAlongside:
-    """The stream job's Dagster run in a thread of this process, consuming while days are published.
+    """The stream job's Dagster run, in a process of its own, consuming while days are published.
 
-    Both runs use the same instance, as the daemon's run workers would. :meth:`drain` writes the
-    drain target (the topic's end offsets now) and waits for the run to end; it is also how a
-    failed publish stops the stream, once what was published is in the lake.
+    A process, not a thread: see :mod:`smartmeter_assets.stream_run` (two runs starting in one
+    process deadlock in Dagster's logging setup). It shares this instance and these settings, and
+    dies with this process. :meth:`drain` writes the drain target (the topic's end offsets now) and
+    waits for the run to end; it is also how a failed publish stops the stream, once what was
+    published is in the lake.
     """
 
-    def __init__(self, defs: Definitions, instance: DagsterInstance, settings: Settings, bootstrap: str) -> None:
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
         self.drain_file = settings.home.resolve() / f"stream-drain-{uuid.uuid4().hex[:8]}.json"
-        self.result: ExecuteInProcessResult | None = None
-        self.error: BaseException | None = None
-        config = {"ops": {"run_stream": {"config": {"drain_file": str(self.drain_file)}}}}
-
-        def run() -> None:
-            try:
-                self.result = defs.resolve_job_def(STREAM_JOB).execute_in_process(
-                    instance=instance, run_config=config, raise_on_error=False
-                )
-            except BaseException as error:  # reported by drain(), in the main thread
-                self.error = error
-
-        self.thread = threading.Thread(target=run, name="smartmeter-stream-run", daemon=True)
-        self.thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smartmeter_assets.stream_run", "--drain-file", str(self.drain_file)],
+            env={**os.environ, **settings.to_env()},
+            preexec_fn=die_with_parent,
+        )
 
     @property
     def ended(self) -> bool:
-        return not self.thread.is_alive()
+        return self.process.poll() is not None
 
     def drain(self) -> None:
         """Stop once everything published so far is in the lake; raise if the stream run failed."""
-        if not self.ended:
-            security = KafkaSecurity.from_settings(self.settings)
-            target = end_offsets(self.bootstrap, self.settings.kafka_topic, security=security)
-            DrainTarget(self.settings.kafka_topic, target).write(self.drain_file)
-            self.thread.join()
-        self.drain_file.unlink(missing_ok=True)
-        if self.error is not None:
-            raise PipelineRunError(f"the stream run could not run: {self.error}") from self.error
-        if self.result is None or not self.result.success:
-            raise PipelineRunError("the stream run failed: see its logs in the Dagster UI")
+        try:
+            if not self.ended:
+                security = KafkaSecurity.from_settings(self.settings)
+                target = end_offsets(self.bootstrap, self.settings.kafka_topic, security=security)
+                DrainTarget(self.settings.kafka_topic, target).write(self.drain_file)
+            status = self.process.wait()
+        finally:
+            if self.process.poll() is None:  # interrupted while waiting: no stream outlives the run
+                self.process.terminate()
+                self.process.wait(STREAM_STOP_SECONDS)
+            self.drain_file.unlink(missing_ok=True)
+        if status != 0:
+            raise PipelineRunError(f"the stream run failed (exit {status}): see its logs in the Dagster UI")
 
 
 def run_pipeline(
@@ -202,7 +202,7 @@ def run_pipeline(
             summary.days = len(to_publish)
             bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)
-            stream = StreamAlongside(defs, instance, settings, bootstrap)
+            stream = StreamAlongside(settings, bootstrap)
             try:
                 for day in to_publish:
                     if stream.ended:  # the stream failed: publishing more would only grow its lag

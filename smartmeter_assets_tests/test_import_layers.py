@@ -57,7 +57,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         }
     ),
     frozenset({"defs.sources", "defs.kafka", "defs.lake", "defs.stream", "defs.reports"}),
-    frozenset({"definitions", "headless", "embedded", "cluster", "cli"}),
+    frozenset({"definitions", "headless", "stream_run", "embedded", "cluster", "cli"}),
 )
 
 

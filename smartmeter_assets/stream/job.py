@@ -3,7 +3,8 @@
 ``run_stream`` is what both launchers call: ``python -m smartmeter_assets.stream`` (Dagster Pipes
 or a terminal) and ``spark-submit .../smartmeter_assets/stream/__main__.py`` in production. It
 blocks until the query ends (``available_now``: when everything published at start is in the
-lake; ``drain_file``: when a publisher's drain target is, see :mod:`.drain`) and raises if the query failed, so a dead job can never look like a success.
+lake; ``drain_file``: when a publisher's drain target is, see :mod:`.drain`) and raises if the
+query failed, so a dead job can never look like a success.
 
 Before the query starts, the topic is made (idempotently) and the checkpoint checked against it
 (a recreated topic gets a new checkpoint, logged). The query's id, which Spark keeps in the
