@@ -59,19 +59,19 @@ class Stage:
         return self.cpu / self.readings * 1e6 if self.readings else 0.0
 
 
-def staged_inputs(readings: int, seed: int = 7) -> tuple[pd.DataFrame, ...]:
+def staged_inputs(readings: int, seed: int = 7, day: date = DAY) -> tuple[pd.DataFrame, ...]:
     """A day of staged readings for ``readings / 48`` meters, their households and the weather."""
     rng = np.random.default_rng(seed)
     meters = max(1, readings // 48)
     ids = np.array([f"MAC{m:06d}" for m in range(meters)])
-    start = pd.Timestamp(DAY)
+    start = pd.Timestamp(day)
     slots = np.arange(readings) // meters % 48
     frame = pd.DataFrame(
         {
             "meter_id": ids[np.arange(readings) % meters],
             "timestamp": start + pd.to_timedelta(slots * 30, unit="min"),
             "energy_kwh": rng.gamma(1.2, 0.18, readings).round(3),
-            "reading_date": DAY,
+            "reading_date": day,
         }
     )
     known = ids[: int(meters * 0.98)]  # 2% unknown households, as in real copies
@@ -103,7 +103,7 @@ def staged_inputs(readings: int, seed: int = 7) -> tuple[pd.DataFrame, ...]:
     )
     daily = pd.DataFrame(
         {
-            "day": [DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)],
+            "day": [day - timedelta(days=1), day, day + timedelta(days=1)],
             "cloud_cover": [0.4, 0.71, 0.2],
             "temperature_min": 1.0,
             "temperature_max": 9.0,

@@ -1,8 +1,9 @@
 """``make bench``: every benchmark, one after the other, each printing its own figures and ratios.
 
 Sizes can be raised for a full run (``BENCH_FULL=1``: the full-scale sample over 14 and 90 days,
-stream at 100k, 1M and 5M readings, the kill script for 12 rounds); the default sizes finish in
-minutes on a 2-core machine.
+stream at 100k, 1M and 5M readings, the kill script for 12 rounds, ``smartmeter run`` on 1, 7, 30
+and 90 full-scale days, 10 minutes live at the national rate); the default sizes finish in about
+half an hour on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ RUNS: list[list[str]] = [
                     ["--readings", "100000", "--readings", "1000000"])],
     ["reports.py"],
     ["kill_stream.py", "--rounds", "12" if FULL else "3"],
+    ["scale.py", *(["--days", "1", "--days", "7", "--days", "30", "--days", "90"] if FULL else ["--days", "1"])],
+    ["live.py", "--minutes", "10" if FULL else "2"],
 ]  # fmt: skip
 
 

@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # kafka-python narrates every producer's connect and close at INFO
+        logging.getLogger("kafka").setLevel(logging.WARNING)
     return int(args.handler(args))
 
 

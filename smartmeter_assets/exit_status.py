@@ -24,8 +24,10 @@ Two measures, because each alone leaves a gap:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -72,3 +74,16 @@ def run_entry_point(main: Callable[[], int | None]) -> NoReturn:
         traceback.print_exc()
         status = 1
     exit_with(status)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """``preexec_fn`` of a child we start: Linux sends it SIGTERM when its parent dies, however it dies.
+
+    The child also gets a session of its own, so Ctrl-C in a terminal reaches only the parent,
+    which stops its children in order (broker, cluster services, the stream run of ``smartmeter run``).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    os.setsid()

@@ -1,17 +1,21 @@
 """``smartmeter run``: the whole pipeline headless, through the real Dagster APIs, then one JSON line.
 
 It uses the persistent instance under ``<home>/dagster_home`` (so a later ``make up`` shows the
-history): sources, every day published, the stream run until it has caught up (Spark's
-``availableNow``), the lake observed, every check run. The exit code is non-zero if any check
-failed.
+history): sources, every day published while the stream run consumes them (it starts before the
+first publish and stops once the last publish is in the lake: :mod:`smartmeter_assets.stream.drain`),
+the lake observed, every check run. The exit code is non-zero if any check failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,10 +28,11 @@ from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
 from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
 from smartmeter_assets.defs.reports.run import materialize_reports
-from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
+from smartmeter_assets.exit_status import die_with_parent
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
+from smartmeter_assets.kafka.offsets import end_offsets
 from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
@@ -35,8 +40,12 @@ from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days
+from smartmeter_assets.stream.drain import DrainTarget
 
 log = logging.getLogger(__name__)
+
+#: How long a stream run asked to stop (SIGTERM: the query stops in order) may take.
+STREAM_STOP_SECONDS = 60
 
 
 class PipelineRunError(RuntimeError):
@@ -101,10 +110,51 @@ def materialize_sources(defs: Definitions, instance: DagsterInstance) -> Execute
     return result
 
 
+class StreamAlongside:
+    """The stream job's Dagster run, in a process of its own, consuming while days are published.
+
+    A process, not a thread: see :mod:`smartmeter_assets.stream_run` (two runs starting in one
+    process deadlock in Dagster's logging setup). It shares this instance and these settings, and
+    dies with this process. :meth:`drain` writes the drain target (the topic's end offsets now) and
+    waits for the run to end; it is also how a failed publish stops the stream, once what was
+    published is in the lake.
+    """
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.drain_file = settings.home.resolve() / f"stream-drain-{uuid.uuid4().hex[:8]}.json"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smartmeter_assets.stream_run", "--drain-file", str(self.drain_file)],
+            env={**os.environ, **settings.to_env()},
+            preexec_fn=die_with_parent,
+        )
+
+    @property
+    def ended(self) -> bool:
+        return self.process.poll() is not None
+
+    def drain(self) -> None:
+        """Stop once everything published so far is in the lake; raise if the stream run failed."""
+        try:
+            if not self.ended:
+                security = KafkaSecurity.from_settings(self.settings)
+                target = end_offsets(self.bootstrap, self.settings.kafka_topic, security=security)
+                DrainTarget(self.settings.kafka_topic, target).write(self.drain_file)
+            status = self.process.wait()
+        finally:
+            if self.process.poll() is None:  # interrupted while waiting: no stream outlives the run
+                self.process.terminate()
+                self.process.wait(STREAM_STOP_SECONDS)
+            self.drain_file.unlink(missing_ok=True)
+        if status != 0:
+            raise PipelineRunError(f"the stream run failed (exit {status}): see its logs in the Dagster UI")
+
+
 def run_pipeline(
     settings: Settings, days: int | None = None, progress: bool = True, first_day: date | None = None
 ) -> Summary:
-    """Sources -> days published -> stream (available-now) -> lake observed -> every check -> reports.
+    """Sources -> days published while the stream drains them -> lake observed -> every check -> reports.
 
     ``first_day`` and ``days`` choose the range replayed (``smartmeter run --from D --days N``).
     """
@@ -152,24 +202,25 @@ def run_pipeline(
             summary.days = len(to_publish)
             bar.total = 5 + len(to_publish)
             publish_job = global_job.get_subset(asset_selection=set(PUBLISH_KEYS), asset_check_selection=publish_checks)
-            for day in to_publish:
-                bar.set_description(f"publish {day}")
-                published = publish_job.execute_in_process(
-                    instance=instance, partition_key=day.isoformat(), raise_on_error=False
-                )
-                if not published.success:
-                    raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
-                _checks_of(published, summary)
-                bar.update(1)
-
-            bar.set_description("stream (available-now)")
-            streamed = defs.resolve_job_def(STREAM_JOB).execute_in_process(
-                instance=instance,
-                run_config={"ops": {"run_stream": {"config": {"available_now": True}}}},
-                raise_on_error=False,
-            )
-            if not streamed.success:
-                raise PipelineRunError("the stream run failed: see its logs in the Dagster UI")
+            stream = StreamAlongside(settings, bootstrap)
+            try:
+                for day in to_publish:
+                    if stream.ended:  # the stream failed: publishing more would only grow its lag
+                        break
+                    bar.set_description(f"publish {day}")
+                    published = publish_job.execute_in_process(
+                        instance=instance, partition_key=day.isoformat(), raise_on_error=False
+                    )
+                    if not published.success:
+                        raise PipelineRunError(f"publishing {day} failed: see the run in the Dagster UI")
+                    _checks_of(published, summary)
+                    bar.update(1)
+            except BaseException:  # what was published still lands before we stop; the first error wins
+                with contextlib.suppress(PipelineRunError):
+                    stream.drain()
+                raise
+            bar.set_description("stream (draining)")
+            stream.drain()
             bar.update(1)
 
             bar.set_description("observe the lake")

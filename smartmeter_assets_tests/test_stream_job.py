@@ -9,8 +9,10 @@ lake, and a deleted-and-recreated topic, lose nothing and double nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
+from smartmeter_assets.stream.drain import DrainTarget
 from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.progress import BATCH_KEYS
 from smartmeter_assets.stream.reconcile import reconcile_aggregates
@@ -90,6 +93,60 @@ def test_the_job_fills_the_lake_and_resumes_from_its_checkpoint(
     published.readings |= more.readings
     published.poison += more.poison
     assert_lake_matches(lake, settings, published)
+
+
+def test_a_draining_stream_consumes_while_publishing_goes_on_and_stops_at_the_target(
+    spark: SparkSession, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """``smartmeter run``'s overlap: the stream starts on day 1, day 2 is published while it runs,
+    and it stops by itself once the drain target written after the last publish is in the lake."""
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"drain-{uuid.uuid4().hex[:8]}",
+        spark_max_records_per_batch=1500, spark_trigger_seconds=0.5,
+    )  # fmt: skip
+    ensure_topic(kafka_bootstrap, settings.kafka_topic)
+    day = 48 * METERS
+    published = publish(kafka_bootstrap, settings.kafka_topic, 0, day, METERS, poison_every=700)
+    drain_file = tmp_path / "drain.json"
+    first_batch = threading.Event()
+    batches: list[dict[str, Any]] = []
+
+    def on_batch(figures: dict[str, Any]) -> None:
+        batches.append(figures)
+        first_batch.set()
+
+    def publisher() -> None:
+        assert first_batch.wait(120), "the stream never ran a batch"
+        publish(kafka_bootstrap, settings.kafka_topic, day, day, METERS, poison_every=700, into=published)
+        DrainTarget(settings.kafka_topic, end_offsets(kafka_bootstrap, settings.kafka_topic)).write(drain_file)
+
+    publishing = threading.Thread(target=publisher)
+    publishing.start()
+    totals = run_stream(settings, available_now=False, drain_file=drain_file, on_batch=on_batch)
+    publishing.join()
+
+    assert_lake_matches(Lake.from_settings(settings), settings, published)
+    assert totals["input_rows"] == published.messages == sum(b["input_rows"] for b in batches)
+    assert committed_offsets(settings) == end_offsets(kafka_bootstrap, settings.kafka_topic)
+    assert batches[0]["input_rows"] <= day + published.poison  # the first batch ran before day 2 existed
+
+
+def test_a_drain_target_is_reached_when_every_partition_is_read_up_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "drain.json"
+    assert DrainTarget.read(path) is None  # the publisher has not written it yet
+    DrainTarget("t", {0: 10, 1: 0, 2: 5}).write(path)
+    target = DrainTarget.read(path)
+    assert target == DrainTarget("t", {0: 10, 1: 0, 2: 5})
+
+    def progress(offsets: dict[str, int]) -> dict[str, Any]:
+        return {"sources": [{"endOffset": json.dumps({"t": offsets, "other": {"0": 99}})}]}
+
+    assert not target.reached(None)
+    assert not target.reached(progress({"0": 10, "2": 4}))  # partition 2 short by one
+    assert not target.reached(progress({"0": 10}))
+    assert target.reached(progress({"0": 10, "2": 5}))  # partition 1 has nothing to wait for
+    assert target.reached(progress({"0": 12, "1": 3, "2": 7}))
+    assert DrainTarget("t", {0: 0}).reached(None)  # an empty topic: nothing to wait for
 
 
 def test_days_streamed_out_of_order_are_all_aggregated(

@@ -9,17 +9,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
+from smartmeter_assets.contracts import RAW
 from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
 from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, build_stream_sensor
 from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.supervision import SupervisorCursor
+from smartmeter_assets_tests.lake_builder import raw_row, write_rows
 
 
 @pytest.fixture
@@ -71,6 +75,33 @@ def test_no_run_starts_the_stream_and_reports_the_lake(settings: Settings, insta
     observed = {e.asset_key for e in result.asset_events if hasattr(e, "metadata") and "rows" in e.metadata}
     assert AssetKey("lake_raw") in observed and AssetKey("lake_rejected") in observed
     assert supervision(result)
+
+
+def lake_observations(result) -> set[str]:
+    return {e.asset_key.path[-1] for e in result.asset_events if hasattr(e, "metadata") and "rows" in e.metadata}
+
+
+def test_only_tables_whose_version_moved_are_observed_again(settings: Settings, instance: DagsterInstance) -> None:
+    """Per-tick work stays flat as the lake grows: an unchanged table is neither re-read nor re-reported."""
+    lake = Lake.from_settings(settings)
+    first = tick(settings, instance, None)
+    assert lake_observations(first) == {"lake_raw", "lake_aggregated", "lake_anomalies", "lake_rejected"}
+
+    quiet = tick(settings, instance, first.cursor)
+    assert lake_observations(quiet) == set()
+    assert supervision(quiet)  # the supervisor still reports every tick
+
+    write_rows(lake, RAW, [raw_row("MAC000002", datetime(2013, 1, 7, 0, 30), 0.2)])
+    moved = tick(settings, instance, quiet.cursor)
+    assert lake_observations(moved) == {"lake_raw"}
+    (raw_event,) = [e for e in moved.asset_events if getattr(e, "asset_key", None) == AssetKey("lake_raw")
+                    and "rows" in e.metadata]  # fmt: skip
+    assert raw_event.metadata["rows"].value == 1 and raw_event.tags["dagster/data_version"] == "0"
+
+    write_rows(lake, RAW, [raw_row("MAC000002", datetime(2013, 1, 7, 1, 0), 0.3)])
+    again = tick(settings, instance, moved.cursor)
+    assert lake_observations(again) == {"lake_raw"}
+    assert lake_observations(tick(settings, instance, None)) == lake_observations(first)  # a cleared cursor: all
 
 
 def test_a_run_in_progress_is_not_doubled(settings: Settings, instance: DagsterInstance) -> None:

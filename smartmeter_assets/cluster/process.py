@@ -10,10 +10,7 @@ Debian's ``pg_ctlcluster``) implements the same interface over the system's proc
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +21,8 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import psutil
+
+from smartmeter_assets.exit_status import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +53,6 @@ class Service(Protocol):
 
     @property
     def pid(self) -> int | None: ...
-
-
-def die_with_supervisor() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux sends SIGTERM to the service when the supervisor dies, however it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    os.setsid()
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -147,7 +137,7 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_supervisor,
+            preexec_fn=die_with_parent,
         )
         started = time.monotonic()
         while not self.probe():

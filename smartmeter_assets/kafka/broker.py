@@ -17,13 +17,10 @@ so it cannot outlive its owner even after a ``kill -9``.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from smartmeter_assets.components import KAFKA_RELEASE
+from smartmeter_assets.exit_status import die_with_parent
 from smartmeter_assets.jars import JarsMissingError, kafka_broker_classpath
 
 log = logging.getLogger(__name__)
@@ -76,15 +74,6 @@ def java_binary() -> str:
     if found is None:
         raise BrokerError("no `java` found (set JAVA_HOME or put a JDK 17+ on PATH): the Kafka broker is a JVM")
     return found
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the broker when its owner dies, however it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    os.setsid()  # Ctrl-C in the terminal reaches the owner, which stops the broker in order
 
 
 def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
@@ -299,7 +288,7 @@ class EmbeddedBroker:
             stdout=log_target,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         started = time.monotonic()
         while not broker_answers(self.bootstrap):

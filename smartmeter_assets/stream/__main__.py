@@ -1,4 +1,4 @@
-"""``python -m smartmeter_assets.stream [--available-now]``: the stream job as a process.
+"""``python -m smartmeter_assets.stream [--available-now | --drain-file FILE]``: the stream job as a process.
 
 Settings come from ``SMARTMETER_*`` variables (the Dagster side passes ``Settings.to_env()``).
 Under Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` set) every micro-batch is logged (one line; its
@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from smartmeter_assets.exit_status import run_entry_point
@@ -35,6 +36,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--available-now",
         action="store_true",
         help="process everything published so far, then stop (Spark's availableNow trigger)",
+    )
+    parser.add_argument(
+        "--drain-file",
+        type=Path,
+        help="run with the processing-time trigger until the drain target a publisher writes to this file "
+        "(possibly later) is in the lake, then stop (smartmeter run: publishing and streaming overlap)",
     )
     parser.add_argument("--checkpoint", help="checkpoint location (default: from settings)")
     return parser.parse_args(argv)
@@ -83,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                 available_now=arguments.available_now,
                 on_batch=on_batch,
                 checkpoint=arguments.checkpoint,
+                drain_file=arguments.drain_file,
             )
             log.info("stream finished: %s", result)
-            if pipes is not None and arguments.available_now:
+            if pipes is not None and (arguments.available_now or arguments.drain_file):
                 pipes.log.info(f"stream caught up: {result}")
                 pipes.report_custom_message({"totals": result})
     except KeyboardInterrupt as interrupt:

@@ -3,7 +3,8 @@
 ``run_stream`` is what both launchers call: ``python -m smartmeter_assets.stream`` (Dagster Pipes
 or a terminal) and ``spark-submit .../smartmeter_assets/stream/__main__.py`` in production. It
 blocks until the query ends (``available_now``: when everything published at start is in the
-lake) and raises if the query failed, so a dead job can never look like a success.
+lake; ``drain_file``: when a publisher's drain target is, see :mod:`.drain`) and raises if the
+query failed, so a dead job can never look like a success.
 
 Before the query starts, the topic is made (idempotently) and the checkpoint checked against it
 (a recreated topic gets a new checkpoint, logged). The query's id, which Spark keeps in the
@@ -16,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +29,7 @@ from smartmeter_assets.kafka.topic import ensure_topic, topic_id
 from smartmeter_assets.lake.storage import Lake, s3_ca_bundle, s3_endpoint
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic
+from smartmeter_assets.stream.drain import DrainTarget
 from smartmeter_assets.stream.lake_writer import LakeWriter
 from smartmeter_assets.stream.progress import RunTotals, batch_figures, describe
 from smartmeter_assets.stream.session import build_session
@@ -81,15 +84,23 @@ class _BatchSink:
             self.on_batch(figures)
 
 
+def _drained(drain_file: Path, progress: Any) -> bool:
+    target = DrainTarget.read(drain_file)
+    return target is not None and target.reached(progress)
+
+
 def run_stream(
     settings: Settings,
     *,
     available_now: bool,
     on_batch: BatchCallback | None = None,
     checkpoint: str | None = None,
+    drain_file: Path | None = None,
 ) -> dict[str, Any]:
     """Run the query until it ends; return the run's totals (see :class:`progress.RunTotals`).
 
+    ``drain_file``: run with the processing-time trigger until the :class:`DrainTarget` a publisher
+    writes there (possibly later) is read, then stop (``smartmeter run``, publishing meanwhile).
     The bootstrap is resolved here, at every start: a restarted embedded broker has a new address.
     """
     started = time.monotonic()
@@ -112,7 +123,7 @@ def run_stream(
     log.info(
         "stream %s: kafka source on %s, topic %s -> %s (checkpoint %s)%s",
         settings.stream_query_name, bootstrap, settings.kafka_topic, lake.root, location,
-        " until caught up" if available_now else "",
+        " until caught up" if available_now else (f" until drained ({drain_file})" if drain_file else ""),
     )  # fmt: skip
     writer_stream = (
         build_query_input(session, settings, bootstrap)
@@ -129,6 +140,9 @@ def run_stream(
     try:
         while query.isActive:
             query.awaitTermination(1.0)
+            if drain_file is not None and _drained(drain_file, query.lastProgress):
+                log.info("stream %s: drained: every record up to the drain target is in the lake", query.name)
+                query.stop()
         error = query.exception()
         if error is not None:
             raise StreamError(f"stream {settings.stream_query_name} failed: {error}")

@@ -1,6 +1,6 @@
 """The lake's Delta tables as observable assets: Dagster sees them, the Spark stream writes them."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from dagster import (
     AssetExecutionContext,
@@ -15,7 +15,7 @@ from dagster import (
 
 from smartmeter_assets.contracts import LAKE_TABLES, LakeTable
 from smartmeter_assets.defs.lake.resources import LakeResource
-from smartmeter_assets.lake.observation import TableObservation, observe_table
+from smartmeter_assets.lake.observation import TableObservation, observe_table, table_version
 from smartmeter_assets.lake.storage import Lake
 
 GROUP = "lake"
@@ -56,19 +56,37 @@ def observation_metadata(lake: Lake, seen: TableObservation) -> dict[str, object
     }
 
 
+def observation_event(lake: Lake, table: LakeTable) -> AssetObservation:
+    """One table as an AssetObservation, its data version the Delta version."""
+    seen = observe_table(lake, table)
+    return AssetObservation(
+        asset_key=lake_asset_key(table),
+        metadata=observation_metadata(lake, seen),
+        tags={DATA_VERSION_TAG: seen.data_version},
+    )
+
+
 def observation_events(lake: Lake) -> list[AssetObservation]:
-    """The four tables as AssetObservations (what the stream sensor reports on every tick)."""
-    events = []
+    """The four tables as AssetObservations (what ``smartmeter run`` reports once at its end)."""
+    return [observation_event(lake, table) for table in LAKE_TABLES]
+
+
+def changed_observation_events(
+    lake: Lake, last_versions: Mapping[str, int | None]
+) -> tuple[list[AssetObservation], dict[str, int | None]]:
+    """Observations of the tables whose Delta version moved since ``last_versions``, and the versions now.
+
+    The stream sensor ticks every few seconds for months: observing an unchanged table again would
+    re-aggregate every file's statistics and add an event to the log for nothing. A table never
+    seen before (absent from ``last_versions``) is observed once, even when still empty.
+    """
+    events: list[AssetObservation] = []
+    versions: dict[str, int | None] = {}
     for table in LAKE_TABLES:
-        seen = observe_table(lake, table)
-        events.append(
-            AssetObservation(
-                asset_key=lake_asset_key(table),
-                metadata=observation_metadata(lake, seen),
-                tags={DATA_VERSION_TAG: seen.data_version},
-            )
-        )
-    return events
+        versions[table.name] = table_version(lake, table)
+        if table.name not in last_versions or last_versions[table.name] != versions[table.name]:
+            events.append(observation_event(lake, table))
+    return events, versions
 
 
 @multi_observable_source_asset(specs=LAKE_SPECS, name="lake_tables", can_subset=True)

@@ -26,7 +26,10 @@ STREAM_TAG = "smartmeter/stream"
 
 
 class StreamRunConfig(Config):
-    available_now: bool = False  # process everything published, then stop (make run, tests)
+    available_now: bool = False  # process everything published, then stop (tests, a user's catch-up run)
+    # Run until the drain target a publisher writes to this file is in the lake (smartmeter run,
+    # which publishes while the stream consumes); see smartmeter_assets.stream.drain.
+    drain_file: str = ""
 
 
 def run_totals(messages: list[object]) -> dict[str, object]:
@@ -44,8 +47,8 @@ def run_stream(
     stream: StreamResource,
     pipes_subprocess_client: PipesSubprocessClient,
 ) -> Output[None]:
-    """Run the Spark Structured Streaming job until it stops (available-now) or fails."""
-    command = stream.command(available_now=config.available_now)
+    """Run the Spark Structured Streaming job until it stops (available-now, drained) or fails."""
+    command = stream.command(available_now=config.available_now, drain_file=config.drain_file)
     context.log.info(f"launching the stream: {' '.join(command)}")
     invocation = pipes_subprocess_client.run(command=command, context=context, env=stream.env())
     totals = run_totals(invocation.get_custom_messages())

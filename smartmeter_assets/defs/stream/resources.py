@@ -27,8 +27,13 @@ class StreamResource(ConfigurableResource):
     def from_settings(cls, settings: Settings) -> StreamResource:
         return cls(query_name=settings.stream_query_name, settings_env=settings.to_env())
 
-    def command(self, *, available_now: bool) -> list[str]:
-        return [sys.executable, "-m", STREAM_MODULE, *(["--available-now"] if available_now else [])]
+    def command(self, *, available_now: bool, drain_file: str = "") -> list[str]:
+        command = [sys.executable, "-m", STREAM_MODULE]
+        if available_now:
+            command.append("--available-now")
+        if drain_file:
+            command += ["--drain-file", drain_file]
+        return command
 
     def env(self) -> dict[str, str]:
         env = {**self.settings_env}

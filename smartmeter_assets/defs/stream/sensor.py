@@ -1,8 +1,9 @@
 """``smart_meter_stream_sensor``: keeps exactly one stream running, and says what the lake looks like.
 
 Every tick it (1) decides with :func:`smartmeter_assets.supervision.decide` whether to start the
-stream job (state in the cursor, never in a module variable), (2) observes the four lake tables
-from their Delta logs, (3) reports the stream's lag per partition (true topic end minus the
+stream job (state in the cursor, never in a module variable), (2) observes, from their Delta
+logs, those of the four lake tables whose version moved since its last tick (the versions it saw
+are kept in the cursor too), (3) reports the stream's lag per partition (true topic end minus the
 offsets the stream committed) and (4) records the supervisor's health as an asset check result,
 so giving up shows as a failed check in the UI, not only as a log line.
 
@@ -11,6 +12,7 @@ the cause is fixed: launch the ``smart_meter_stream`` job (Jobs > smart_meter_st
 or clear this sensor's cursor (Automation > smart_meter_stream_sensor > cursor, edit to empty).
 """
 
+import json
 import logging
 import time
 import uuid
@@ -33,7 +35,7 @@ from dagster import (
 )
 
 from smartmeter_assets.contracts import RAW
-from smartmeter_assets.defs.lake.assets import lake_asset_key, observation_events
+from smartmeter_assets.defs.lake.assets import changed_observation_events, lake_asset_key
 from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
@@ -117,6 +119,25 @@ def supervision_evaluation(passed: bool, reason: str, failures: int, attempts: i
     )
 
 
+#: The cursor key holding the Delta version of each lake table at the last observation.
+OBSERVED_VERSIONS = "observed_versions"
+
+
+def observed_versions(cursor: str | None) -> dict[str, int | None]:
+    """The versions the last tick observed; an empty or older cursor means "observe everything"."""
+    if not cursor:
+        return {}
+    return dict(json.loads(cursor).get(OBSERVED_VERSIONS, {}))
+
+
+def sensor_cursor(supervisor: SupervisorCursor, versions: dict[str, int | None]) -> str:
+    """One JSON object: the supervisor's state and the observed versions side by side.
+
+    Clearing the cursor from the UI resets both, which is what a user resetting the sensor wants.
+    """
+    return json.dumps({**json.loads(supervisor.to_json()), OBSERVED_VERSIONS: versions})
+
+
 def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> SensorDefinition:
     policy = policy_of(settings)
     query = settings.stream_query_name
@@ -134,7 +155,8 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         active, last = stream_runs(context.instance, query)
         decision = decide(cursor, active, last, time.time(), policy)
 
-        events: list[AssetObservation | AssetCheckEvaluation] = list(observation_events(lake))
+        observations, versions = changed_observation_events(lake, observed_versions(context.cursor))
+        events: list[AssetObservation | AssetCheckEvaluation] = list(observations)
         lag_event = lag_observation(settings)
         if lag_event is not None:
             events.append(lag_event)
@@ -152,12 +174,14 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         else:
             context.log.info(decision.reason)
         if decision.action != Action.START:
-            return SensorResult(skip_reason=SkipReason(decision.reason), cursor=decision.cursor.to_json(),
-                                asset_events=events)  # fmt: skip
+            return SensorResult(skip_reason=SkipReason(decision.reason),
+                                cursor=sensor_cursor(decision.cursor, versions), asset_events=events)  # fmt: skip
         request = RunRequest(
             run_key=f"stream-{decision.cursor.attempts}-{uuid.uuid4().hex[:8]}",
             tags={STREAM_TAG: query, "smartmeter/attempt": str(decision.cursor.attempts)},
         )
-        return SensorResult(run_requests=[request], cursor=decision.cursor.to_json(), asset_events=events)
+        return SensorResult(
+            run_requests=[request], cursor=sensor_cursor(decision.cursor, versions), asset_events=events
+        )
 
     return smart_meter_stream_sensor

@@ -1,0 +1,79 @@
+"""Peak memory and CPU of a command's process tree, per component (benchmarks' shared sampler).
+
+A ``smartmeter run`` is several processes: the Python process that runs Dagster and publishes
+(with its forked producers), the embedded Kafka broker (a JVM), and the stream's Python driver
+with its Spark driver JVM and Python workers. The sampler walks the tree every half second and
+keeps, per component, the peak of the summed RSS and the CPU seconds each process had used when
+last seen (a process's CPU is lost from ``psutil`` once it has exited, so short-lived producers are
+counted up to their last sample).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+
+import psutil
+
+BROKER = "broker"
+SPARK_JVM = "spark driver JVM"
+PYTHON = "python"
+
+
+def component_of(process: psutil.Process) -> str:
+    """Which part of the pipeline a process is, from its command line."""
+    command = " ".join(process.cmdline())
+    if "kafka.Kafka" in command:
+        return BROKER
+    if process.name().startswith("java"):
+        return SPARK_JVM
+    return PYTHON
+
+
+@dataclass
+class TreeUsage:
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_by_pid: dict[int, tuple[str, float]] = field(default_factory=dict)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for component, seconds in self.cpu_by_pid.values():
+            totals[component] = totals.get(component, 0.0) + seconds
+        return totals
+
+
+class TreeSampler:
+    """Samples the tree under ``root_pid`` in a thread until :meth:`stop`."""
+
+    def __init__(self, root_pid: int, every: float = 0.5) -> None:
+        self.usage = TreeUsage()
+        self._root = psutil.Process(root_pid)
+        self._every = every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        rss: dict[str, float] = {}
+        for process in [self._root, *self._root.children(recursive=True)]:
+            try:
+                component = component_of(process)
+                times = process.cpu_times()
+                rss[component] = rss.get(component, 0.0) + process.memory_info().rss / 2**20
+                self.usage.cpu_by_pid[process.pid] = (component, times.user + times.system)
+            except psutil.Error:
+                continue
+        for component, megabytes in rss.items():
+            self.usage.peak_rss_mb[component] = max(self.usage.peak_rss_mb.get(component, 0.0), megabytes)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            with contextlib.suppress(psutil.Error):
+                self._sample()
+            self._stopped.wait(self._every)
+
+    def stop(self) -> TreeUsage:
+        self._stopped.set()
+        self._thread.join()
+        return self.usage

@@ -1,0 +1,180 @@
+"""Scale benchmark: D full-scale days (all 5,566 households) through ``smartmeter run``.
+
+For each D: a generated Kaggle-format folder of 5,566 households x D days (112 blocks of 50, as
+the real files), then ``smartmeter run --data-dir <it> --days D`` on a fresh home, as a user runs
+it: stage -> publish (overlapping the stream) -> stream -> lake -> checks -> reports. Printed per D:
+
+- readings/s end to end (``readings_per_second`` of the run's JSON line: the whole command);
+- peak RSS per component (the Python process with its producers and the stream's Python driver,
+  the Kafka broker JVM, the Spark driver JVM) and CPU seconds per component;
+- the broker's disk, lake files and Delta log versions per table;
+- the time to read one day from ``raw/`` (a reading_date partition, as the reports do);
+- the same lake figures and read time after one pass of ``lake_maintenance`` (compact settled
+  partitions, vacuum with no retention, checkpoint the logs), and how long that pass took.
+
+Then the whole history (829 days, 167.8 M readings) projected from the largest D with its
+measured rate, and how rate and memory move between the smallest and the largest D.
+
+    .venv/bin/python benchmarks/scale.py --days 1 --days 7 --days 30 --days 90
+
+Figures depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from smartmeter_assets.contracts import LAKE_TABLES, PROGRESS_DIR, PUBLISHED_DIR, RAW
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.lake.delta import read_table
+from smartmeter_assets.lake.maintenance import maintain_lake
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_tree import TreeSampler
+
+HOUSEHOLDS = 5_566
+HOUSEHOLDS_PER_BLOCK = 50
+HISTORY_READINGS = 167_800_000  # 2011-11-23 .. 2014-02-28, all meters (design.md)
+HISTORY_GOAL_MINUTES = 60
+START = date(2013, 1, 1)
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def generate(days: int, folder: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "smartmeter"), "sample", "--households", str(HOUSEHOLDS),
+            "--days", str(days), "--start", START.isoformat(),
+            "--households-per-block", str(HOUSEHOLDS_PER_BLOCK), "--quiet", "--out", str(folder),
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def lake_figures(settings: Settings) -> dict[str, dict[str, int]]:
+    lake = Lake.from_settings(settings)
+    figures = {}
+    for name in [t.name for t in LAKE_TABLES] + [PUBLISHED_DIR, PROGRESS_DIR]:
+        location = lake.url(name)
+        try:
+            table = DeltaTable(location, storage_options=lake.storage_options() or None)
+        except TableNotFoundError:  # a table the run never wrote
+            continue
+        log_files = len(list(Path(location, "_delta_log").glob("*.json")))
+        figures[name] = {"files": len(table.file_uris()), "version": table.version(), "log_files": log_files}
+    return figures
+
+
+def read_one_day(settings: Settings, day: date) -> tuple[int, float]:
+    lake = Lake.from_settings(settings)
+    started = time.perf_counter()
+    rows = read_table(lake, RAW, filter=pc.field("reading_date") == pc.scalar(day)).num_rows
+    return rows, time.perf_counter() - started
+
+
+def bench(days: int, workdir: Path) -> dict[str, object]:
+    data, home = workdir / f"data-{days}", workdir / f"home-{days}"
+    generated = generate(days, data)
+    env = {
+        **os.environ,
+        "SMARTMETER_HOME": str(home),
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    command = [str(Path(sys.executable).parent / "smartmeter"), "run", "--data-dir", str(data),
+               "--days", str(days), "--quiet"]  # fmt: skip
+    log_file = workdir / f"run-{days}.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log)
+        sampler = TreeSampler(process.pid)
+        stdout, _ = process.communicate()
+        usage = sampler.stop()
+    lines = [line for line in stdout.decode().splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        raise SystemExit(f"smartmeter run exited {process.returncode}; log: {log_file}")
+    summary = json.loads(lines[-1])
+    settings = Settings(home=home)
+    one_day = START + timedelta(days=days // 2)
+    day_rows, day_seconds = read_one_day(settings, one_day)
+    lake_before = lake_figures(settings)
+    started = time.perf_counter()
+    maintain_lake(Lake.from_settings(settings), retention_hours=0)  # what lake_maintenance runs, hourly
+    maintenance_seconds = time.perf_counter() - started
+    _, day_seconds_after = read_one_day(settings, one_day)
+    return {
+        "days": days,
+        "generate_seconds": round(generated, 1),
+        "published": summary["published"],
+        "raw": summary["raw"],
+        "seconds": summary["seconds"],
+        "readings_per_second": summary["readings_per_second"],
+        "peak_rss_mb": {k: round(v) for k, v in sorted(usage.peak_rss_mb.items())},
+        "cpu_seconds": {k: round(v, 1) for k, v in sorted(usage.cpu_seconds().items())},
+        "broker_disk_mb": round(folder_size(home / "kafka") / 2**20, 1),
+        "lake": lake_before,
+        "read_one_day": {"rows": day_rows, "seconds": round(day_seconds, 3)},
+        "lake_maintenance": {
+            "seconds": round(maintenance_seconds, 1),
+            "lake_after": lake_figures(settings),
+            "read_one_day_seconds_after": round(day_seconds_after, 3),
+        },
+        "checks_failed": summary.get("checks_failed"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, action="append", help="full-scale days per run (repeatable)")
+    parser.add_argument("--workdir", type=Path, help="keep data, homes and logs here (default: a temp folder)")
+    arguments = parser.parse_args()
+    workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="smartmeter-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"load average at start: {os.getloadavg()}; work folder {workdir}", flush=True)
+    results = []
+    for days in sorted(arguments.days or [1, 7]):
+        result = bench(days, workdir)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+        ok = result["published"] == result["raw"]
+        print(
+            f"D={days}: {result['published']:,} readings, {result['readings_per_second']:,.0f}/s end to end, "
+            f"published {'=' if ok else '!='} raw, peak RSS {result['peak_rss_mb']}, "
+            f"broker disk {result['broker_disk_mb']} MB, one day from raw/ in {result['read_one_day']['seconds']} s",
+            flush=True,
+        )
+    largest, smallest = results[-1], results[0]
+    minutes = HISTORY_READINGS / float(largest["readings_per_second"]) / 60
+    print(
+        f"projection from D={largest['days']}: the whole history ({HISTORY_READINGS:,} readings) in "
+        f"{minutes:,.0f} min at {largest['readings_per_second']:,.0f} readings/s (goal <= {HISTORY_GOAL_MINUTES})"
+    )
+    if largest is not smallest:
+        rate = float(largest["readings_per_second"]) / float(smallest["readings_per_second"])
+        print(f"D={smallest['days']} -> D={largest['days']}: rate x{rate:.2f}; peak RSS "
+              + ", ".join(f"{k} x{largest['peak_rss_mb'].get(k, 0) / max(v, 1):.2f}"
+                          for k, v in smallest["peak_rss_mb"].items()))  # fmt: skip
+    print(f"load average at end: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_entry_point(main)
