@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smartmeter_assets.contracts import PUBLISHED_DIR
+from smartmeter_assets.contracts import PUBLISHED_COLUMNS, PUBLISHED_DIR, PUBLISHED_NOT_NULL
 from smartmeter_assets.enrich import ENRICHED_COLUMNS
 from smartmeter_assets.kafka.message import (
     encode_keys,
@@ -53,6 +53,7 @@ from smartmeter_assets.kafka.message import (
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 from smartmeter_assets.kafka.topic import check_connection
 from smartmeter_assets.lake.delta import arrow_dataset
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 
 #: Below this many records one process is faster than forking a second one.
@@ -384,21 +385,7 @@ def publish_readings(
 # ----------------------------------------------------------------------------------------------
 # The per-day publish records (Delta table ``<lake>/published``)
 # ----------------------------------------------------------------------------------------------
-PUBLISHED_SCHEMA = pa.schema(
-    [
-        pa.field("day", pa.date32(), nullable=False),
-        pa.field("topic", pa.string(), nullable=False),
-        pa.field("partition", pa.int32(), nullable=False),
-        pa.field("first_offset", pa.int64()),  # null: the day put nothing in this partition
-        pa.field("last_offset", pa.int64()),
-        pa.field("records", pa.int64(), nullable=False),
-        pa.field("bytes", pa.int64(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("published_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        # digest of the day's published keys (lake.reading_keys); null in records written before it
-        pa.field("key_digest", pa.string()),
-    ]
-)
+PUBLISHED_SCHEMA = arrow_schema(PUBLISHED_COLUMNS, PUBLISHED_NOT_NULL)
 
 
 def publish_records(

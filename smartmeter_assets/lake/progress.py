@@ -19,10 +19,10 @@ from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import PROGRESS_COLUMNS, PROGRESS_DIR
 from smartmeter_assets.lake.delta import arrow_dataset
-from smartmeter_assets.lake.schema import arrow_type
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 
-PROGRESS_SCHEMA = pa.schema([pa.field(name, arrow_type(logical)) for name, logical in PROGRESS_COLUMNS])
+PROGRESS_SCHEMA = arrow_schema(PROGRESS_COLUMNS)
 
 
 def _app_id(writer_id: str) -> str:

@@ -25,12 +25,13 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from matplotlib.figure import Figure
 
-from smartmeter_assets.contracts import ANOMALIES, RAW, REPORTS_DIR
+from smartmeter_assets.contracts import ALERT_COLUMNS, ALERTS_TABLE, ANOMALIES, RAW, REPORTS_DIR
 from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.defs.reports import checks
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import anomaly_summary as anomalies_report
 from smartmeter_assets.reports import forecast, meter_day_detector, peaks, scoring, segments, weather
@@ -47,19 +48,10 @@ from smartmeter_assets.reports.report_files import (
 GROUP = "reports"
 KINDS = {"duckdb", "python"}
 RAW_KEY, ANOMALIES_KEY = lake_asset_key(RAW), lake_asset_key(ANOMALIES)
-ALERTS_TABLE = "meter_day_alerts"  # Delta table under <lake>/reports/, and the asset's name
 #: Days judged per read of raw/: each read spans the chunk plus the detector's window on each side,
 #: so bigger chunks read less twice but hold more in memory (real data: ~5,500 meters a day).
 DETECTOR_CHUNK_DAYS = 14
-ALERTS_SCHEMA = pa.schema(
-    [
-        ("meter_id", pa.string()),
-        ("day", pa.date32()),  # London day
-        ("kind", pa.string()),
-        ("score", pa.float64()),
-        ("evidence", pa.string()),
-    ]
-)
+ALERTS_SCHEMA = arrow_schema(ALERT_COLUMNS)
 
 
 def _raw_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
