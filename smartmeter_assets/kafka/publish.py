@@ -52,7 +52,7 @@ from smartmeter_assets.kafka.message import (
 )
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 from smartmeter_assets.kafka.topic import check_connection
-from smartmeter_assets.lake.delta import arrow_dataset
+from smartmeter_assets.lake.delta import read_delta
 from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 
@@ -437,24 +437,14 @@ def published_days(lake: Lake) -> pd.DataFrame:
 
     "Latest" is the publish with the newest ``published_at`` for that day; since a publish
     writes every partition, its rows are also the latest per (day, partition). Empty when
-    nothing was published yet. Read through pyarrow's own filesystem (the crash-free path of
-    :func:`~smartmeter_assets.lake.delta.arrow_dataset`).
+    nothing was published yet; ``key_digest`` is null in records written before it existed.
     """
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     # offsets as nullable integers: exact, and null (not NaN) where a partition got nothing
     integers = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
-    try:
-        table = DeltaTable(lake.url(PUBLISHED_DIR), storage_options=lake.storage_options() or None)
-    except TableNotFoundError:
-        return PUBLISHED_SCHEMA.empty_table().to_pandas(types_mapper=integers)
-    data = arrow_dataset(lake, table, lake.url(PUBLISHED_DIR)).to_table()
-    if "key_digest" not in data.column_names:  # a table written before the digest existed
-        data = data.append_column("key_digest", pa.nulls(data.num_rows, pa.string()))
+    data = read_delta(lake, PUBLISHED_DIR, PUBLISHED_SCHEMA, added_later=("key_digest",))
     frame = data.to_pandas(types_mapper=integers)
     if frame.empty:
         return frame
     latest = frame.groupby("day")["published_at"].transform("max")
     frame = frame.loc[frame["published_at"] == latest]
-    return frame.sort_values(["day", "partition"], ignore_index=True).loc[:, PUBLISHED_SCHEMA.names]
+    return frame.sort_values(["day", "partition"], ignore_index=True)

@@ -21,8 +21,7 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import write_deltalake
 from matplotlib.figure import Figure
 
 from smartmeter_assets.contracts import ALERT_COLUMNS, ALERTS_TABLE, ANOMALIES, RAW, REPORTS_DIR
@@ -31,6 +30,7 @@ from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.defs.reports import checks
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.lake.delta import read_delta
 from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import anomaly_summary as anomalies_report
@@ -180,11 +180,7 @@ def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> Mate
 
 def detector_alerts(lake: Lake) -> pd.DataFrame:
     """Every alert the meter-day detector has written (empty before its first run)."""
-    try:
-        table = DeltaTable(lake.url(REPORTS_DIR, ALERTS_TABLE), storage_options=lake.storage_options())
-    except TableNotFoundError:
-        return ALERTS_SCHEMA.empty_table().to_pandas()
-    return table.to_pandas()
+    return read_delta(lake, (REPORTS_DIR, ALERTS_TABLE), ALERTS_SCHEMA).to_pandas()
 
 
 @asset(
