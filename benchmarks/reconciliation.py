@@ -31,10 +31,9 @@ from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.kafka.publish import (  # noqa: E402
     PartitionReport,
     PublishReport,
-    publish_records,
-    write_publish_records,
 )
 from smartmeter_assets.lake.delta import table_dataset  # noqa: E402
+from smartmeter_assets.lake.published import publish_records, write_publish_records  # noqa: E402
 from smartmeter_assets.lake.reading_keys import key_digest  # noqa: E402
 from smartmeter_assets.lake.schema import lake_arrow_schema  # noqa: E402
 from smartmeter_assets.lake.storage import Lake  # noqa: E402

@@ -28,10 +28,10 @@ from smartmeter_assets.defs.stream.job import STREAM_JOB
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
-from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days

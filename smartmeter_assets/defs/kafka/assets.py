@@ -26,7 +26,8 @@ from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.enrich import enrich_readings
-from smartmeter_assets.kafka.publish import publish_readings, publish_records, write_publish_records
+from smartmeter_assets.kafka.publish import publish_readings
+from smartmeter_assets.lake.published import publish_records, write_publish_records
 from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.sources.staging import read_staged_day
 
