@@ -32,8 +32,8 @@ from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.sources.staging import read_staged_day
 
 GROUP = "kafka"
-#: Publishing runs share this pool; both instance configs (dagster_home.DAGSTER_YAML and
-#: deploy/dagster.yaml) limit it to 1, so publishes run one at a time whoever launches them
+#: Publishing runs share this pool; the instance config every setup shares
+#: (smartmeter_assets/instance/base.yaml) limits it to 1, so publishes run one at a time whoever launches them
 #: (replay clock, backfill, UI) and their records are appended to ``published/`` in turn.
 PUBLISH_POOL = "kafka_publish"
 
