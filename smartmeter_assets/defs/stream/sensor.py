@@ -40,6 +40,7 @@ from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.lag import measure_lag
 from smartmeter_assets.supervision import (
     Action,
+    Decision,
     RunOutcome,
     StreamRun,
     SupervisorCursor,
@@ -107,18 +108,41 @@ def lag_observation(settings: Settings) -> AssetObservation | None:
     )
 
 
-def supervision_evaluation(passed: bool, reason: str, failures: int, attempts: int) -> AssetCheckEvaluation:
+def supervise(instance: DagsterInstance, settings: Settings, cursor: SupervisorCursor) -> Decision:
+    """What the supervisor decides now: the sensor acts on it, the ``stream_supervision`` check reports it."""
+    active, last = stream_runs(instance, settings.stream_query_name)
+    return decide(cursor, active, last, time.time(), policy_of(settings))
+
+
+def sensor_cursor(instance: DagsterInstance) -> SupervisorCursor | None:
+    """The supervisor's memory as the daemon stored it (None: this sensor never ticked here)."""
+    for state in instance.all_instigator_state():
+        cursor = getattr(state.instigator_data, "cursor", None)
+        if state.instigator_name == SENSOR_NAME and cursor:
+            return SupervisorCursor.from_json(cursor)
+    return None
+
+
+def supervision_passed(decision: Decision) -> bool:
+    return decision.action != Action.GIVE_UP
+
+
+def supervision_metadata(decision: Decision) -> dict[str, str | int]:
+    return {"reason": decision.reason, "failures_in_window": decision.failures_in_window,
+            "attempts": decision.cursor.attempts}  # fmt: skip
+
+
+def supervision_evaluation(decision: Decision) -> AssetCheckEvaluation:
     return AssetCheckEvaluation(
         asset_key=lake_asset_key(RAW),
         check_name=SUPERVISION_CHECK,
-        passed=passed,
+        passed=supervision_passed(decision),
         severity=AssetCheckSeverity.ERROR,
-        metadata={"reason": reason, "failures_in_window": failures, "attempts": attempts},
+        metadata=supervision_metadata(decision),
     )
 
 
 def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> SensorDefinition:
-    policy = policy_of(settings)
     query = settings.stream_query_name
     lake = Lake.from_settings(settings)
 
@@ -130,22 +154,13 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         description="Starts the stream when none runs, relaunches it with backoff, reports lag and the lake.",
     )
     def smart_meter_stream_sensor(context: SensorEvaluationContext) -> SensorResult:
-        cursor = SupervisorCursor.from_json(context.cursor)
-        active, last = stream_runs(context.instance, query)
-        decision = decide(cursor, active, last, time.time(), policy)
+        decision = supervise(context.instance, settings, SupervisorCursor.from_json(context.cursor))
 
         events: list[AssetObservation | AssetCheckEvaluation] = list(observation_events(lake))
         lag_event = lag_observation(settings)
         if lag_event is not None:
             events.append(lag_event)
-        events.append(
-            supervision_evaluation(
-                decision.action != Action.GIVE_UP,
-                decision.reason,
-                decision.failures_in_window,
-                decision.cursor.attempts,
-            )
-        )
+        events.append(supervision_evaluation(decision))
 
         if decision.action == Action.GIVE_UP:
             context.log.error(decision.reason)
