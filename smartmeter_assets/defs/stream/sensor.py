@@ -115,7 +115,10 @@ def supervise(instance: DagsterInstance, settings: Settings, cursor: SupervisorC
 
 
 def sensor_cursor(instance: DagsterInstance) -> SupervisorCursor | None:
-    """The supervisor's memory as the daemon stored it (None: this sensor never ticked here)."""
+    """The supervisor's memory as the daemon stored it (None: this sensor never ticked here, or the
+    instance keeps no sensor state at all, as an ephemeral one)."""
+    if instance.schedule_storage is None:
+        return None
     for state in instance.all_instigator_state():
         cursor = getattr(state.instigator_data, "cursor", None)
         if state.instigator_name == SENSOR_NAME and cursor:
