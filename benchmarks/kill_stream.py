@@ -10,19 +10,15 @@ both, and ``aggregated/`` equal to a DuckDB recomputation over ``raw/``.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the kill loop is shared with the kill test
-
-from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
-from smartmeter_assets.kafka.broker import EmbeddedBroker  # noqa: E402
-from smartmeter_assets.settings import Settings  # noqa: E402
-from smartmeter_assets_tests.stream_kill import kill_rounds  # noqa: E402
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.testbed.stream_kill import kill_rounds
 
 
 def main() -> int:

@@ -31,14 +31,13 @@ from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.kafka.publish import (  # noqa: E402
     PartitionReport,
     PublishReport,
-    publish_records,
-    write_publish_records,
 )
 from smartmeter_assets.lake.delta import table_dataset  # noqa: E402
+from smartmeter_assets.lake.published import publish_records, write_publish_records  # noqa: E402
 from smartmeter_assets.lake.reading_keys import key_digest  # noqa: E402
 from smartmeter_assets.lake.schema import lake_arrow_schema  # noqa: E402
 from smartmeter_assets.lake.storage import Lake  # noqa: E402
-from smartmeter_assets.sources.staging import READINGS_DIR  # noqa: E402
+from smartmeter_assets.sources.staging import READINGS_DIR, STAGED_PARTITIONING  # noqa: E402
 from smartmeter_assets.stream.landing import compare_published_keys  # noqa: E402
 
 LOST = 1_000
@@ -66,7 +65,7 @@ def build(lake: Lake, days: list[date], meters: int) -> float:
         )
         pads.write_dataset(
             staged, lake.path(SOURCES_DIR, READINGS_DIR), format="parquet",
-            partitioning=pads.partitioning(pa.schema([("reading_date", pa.date32())]), flavor="hive"),
+            partitioning=STAGED_PARTITIONING,
             existing_data_behavior="overwrite_or_ignore", basename_template=f"block_0-{day}-{{i}}.parquet",
         )  # fmt: skip
         started = time.perf_counter()

@@ -16,25 +16,23 @@ Default: the committed sample.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from dagster import AssetKey, DagsterInstance, materialize
+
+from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.defs.reports.assets import ALERTS_TABLE, REPORT_ASSETS
+from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.reports.cli import print_json, print_report
+from smartmeter_assets.reports.lake_query import lake_connection
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.testbed.landed_lake import lake_from_sample
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the lake builder lives with the test fixtures
-
-from dagster import AssetKey, DagsterInstance, materialize  # noqa: E402
-
-from smartmeter_assets.defs.lake.resources import LakeResource  # noqa: E402
-from smartmeter_assets.defs.reports.assets import ALERTS_TABLE, REPORT_ASSETS  # noqa: E402
-from smartmeter_assets.defs.sources.resources import SourceFilesResource  # noqa: E402
-from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
-from smartmeter_assets.lake.storage import Lake  # noqa: E402
-from smartmeter_assets.reports.cli import print_json, print_report  # noqa: E402
-from smartmeter_assets.reports.lake_query import lake_connection  # noqa: E402
-from smartmeter_assets.settings import Settings  # noqa: E402
-from smartmeter_assets_tests.fixtures.report_lake import lake_from_sample  # noqa: E402
 
 
 def main() -> int:

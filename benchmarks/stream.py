@@ -39,14 +39,13 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the tests' reading generator is shared with the benchmarks
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.kafka.broker import EmbeddedBroker
+from smartmeter_assets.settings import Settings
+from smartmeter_assets.testbed.stream_kill import job_environment
+from smartmeter_assets.testbed.stream_readings import ensure_topic, reading
 
-from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
-from smartmeter_assets.kafka.broker import EmbeddedBroker  # noqa: E402
-from smartmeter_assets.settings import Settings  # noqa: E402
-from smartmeter_assets_tests.stream_kill import job_environment  # noqa: E402
-from smartmeter_assets_tests.stream_readings import ensure_topic, reading  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 TARGET_ROWS_PER_SECOND = 60_000
 METERS = 5_000
@@ -97,7 +96,7 @@ def publish_fast(bootstrap: str, topic: str, count: int) -> float:
     try:
         from confluent_kafka import Producer
     except ImportError:
-        from smartmeter_assets_tests.stream_readings import publish
+        from smartmeter_assets.testbed.stream_readings import publish
 
         publish(bootstrap, topic, 0, count, METERS)
         return time.monotonic() - started

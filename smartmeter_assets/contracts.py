@@ -1,9 +1,11 @@
 """The data contracts, written once and imported by the Dagster code and the Spark job alike.
 
 Pure Python on purpose: nothing here imports Spark, pandas or pyarrow at module load, so the
-Dagster code location stays light and the Spark job can import it in its Python workers. The
-converters to engine types (an Arrow schema, a Spark ``StructType``) live next to each engine and
-are built from :data:`MESSAGE_FIELDS` and :data:`LAKE_TABLES`, never retyped.
+Dagster code location stays light and the Spark job can import it in its Python workers. Every
+table schema is written here once, as data: (column name, logical type) pairs (:data:`Columns`).
+The converters to engine types live next to each engine, one per engine, and build every schema
+from these pairs, never retyped: Arrow in :mod:`smartmeter_assets.lake.schema`, Spark in
+:mod:`smartmeter_assets.stream.schema`.
 
 The facts about the source files below were read off real copies of the Kaggle dataset
 "Smart Meters in London" (design.md section 2).
@@ -37,6 +39,13 @@ TIMESTAMP_EXAMPLE = "2013-01-01 00:00:00"
 #: weather file stamps local midnight in UTC, so its day is read in this zone too.
 LOCAL_TIMEZONE = "Europe/London"
 HALF_HOUR = timedelta(minutes=30)
+
+#: A table's columns as data: (name, logical type) pairs, in order. The logical types are
+#: ``string``, ``double``, ``long``, ``int``, ``boolean``, ``binary``, ``date``, ``array<string>``
+#: and three timestamps: ``timestamp`` (naive, microseconds: what delta-rs stores as Delta's
+#: timestamp_ntz), ``timestamp[ms]`` (naive, milliseconds: the staged Parquet, as pandas writes it)
+#: and ``timestamp[utc]`` (zone-aware UTC, microseconds: a moment, not a reading's stamp).
+Columns = tuple[tuple[str, str], ...]
 
 
 def london_wall_clock(gmt: datetime) -> datetime:
@@ -88,7 +97,15 @@ TARIFFS = ("Std", "ToU")
 # Timestamps are naive datetime64 in GMT/UTC (the source's own zone), days are ``datetime.date``.
 # --------------------------------------------------------------------------------------------
 STAGED_HOUSEHOLD_COLUMNS = ("meter_id", "tariff_type", "acorn_group", "acorn_category", "block")
-STAGED_READING_COLUMNS = ("meter_id", "timestamp", "energy_kwh", "reading_date")
+#: Staged readings, Parquet under ``<lake>/sources/readings/reading_date=YYYY-MM-DD/`` (the date is
+#: the folder's, each file holds the other three).
+STAGED_READING_TYPES: Columns = (
+    ("meter_id", "string"),
+    ("timestamp", "timestamp[ms]"),
+    ("energy_kwh", "double"),
+    ("reading_date", "date"),
+)
+STAGED_READING_COLUMNS = tuple(name for name, _ in STAGED_READING_TYPES)
 #: Hourly weather, one row per UTC hour ``time`` (missing hours stay missing).
 STAGED_WEATHER_HOURLY_COLUMNS = (
     "time", "temperature", "apparent_temperature", "dew_point", "humidity", "pressure",
@@ -140,6 +157,18 @@ MESSAGE_KEY_FIELD = "meter_id"
 #: A reading is identified by these from staging to the lake.
 READING_KEY = ("meter_id", "timestamp")
 INGESTION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # trimmed to milliseconds when written
+
+#: A Kafka record as Spark's kafka source yields it (the stream reads these columns and nothing
+#: else, from the broker or from a replayed file alike).
+KAFKA_RECORD_COLUMNS: Columns = (
+    ("key", "binary"),
+    ("value", "binary"),
+    ("topic", "string"),
+    ("partition", "int"),
+    ("offset", "long"),
+    ("timestamp", "timestamp"),
+    ("timestampType", "int"),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,8 +299,7 @@ class LakeTable:
     name: str  # also the folder under the lake root and the suffix of the Dagster asset key
     partition_column: str
     event_time_column: str  # the column "newest event time" is read from
-    columns: tuple[tuple[str, str], ...]  # (name, logical type); types: string, double, long,
-    # int, boolean, timestamp, date, array<string>
+    columns: Columns
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -349,9 +377,32 @@ LAKE_TABLES: tuple[LakeTable, ...] = (RAW, AGGREGATED, ANOMALIES, REJECTED)
 CHECKPOINTS_DIR = "checkpoints"
 #: Staged sources (Parquet, written by the Dagster IO manager and the readings asset).
 SOURCES_DIR = "sources"
-#: Per-day publish records: which offsets each published day occupies (see kafka.publish).
+#: Per-day publish records (Delta): which offsets each published day occupies, one row per
+#: (day, partition) per publish, empty partitions included (see lake.published).
 PUBLISHED_DIR = "published"
+PUBLISHED_COLUMNS: Columns = (
+    ("day", "date"),
+    ("topic", "string"),
+    ("partition", "int"),
+    ("first_offset", "long"),  # null: the day put nothing in this partition
+    ("last_offset", "long"),
+    ("records", "long"),
+    ("bytes", "long"),
+    ("run_id", "string"),
+    ("published_at", "timestamp[utc]"),
+    ("key_digest", "string"),  # digest of the day's published keys; null in records written before it
+)
+PUBLISHED_NOT_NULL = ("day", "topic", "partition", "records", "bytes", "run_id", "published_at")
 REPORTS_DIR = "reports"
+#: The meter-day detector's alerts: a Delta table under ``<lake>/reports/`` (also the asset's name).
+ALERTS_TABLE = "meter_day_alerts"
+ALERT_COLUMNS: Columns = (
+    ("meter_id", "string"),
+    ("day", "date"),  # London day
+    ("kind", "string"),
+    ("score", "double"),
+    ("evidence", "string"),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,7 +434,7 @@ RULE_FOR_INJECTED: dict[InjectedAnomaly, AnomalyReason | None] = {
 
 #: Per-micro-batch figures of the stream, kept in the lake (Delta) for the checks and the UI.
 PROGRESS_DIR = "stream_progress"
-PROGRESS_COLUMNS = (
+PROGRESS_COLUMNS: Columns = (
     ("query_name", "string"),
     ("writer_id", "string"),  # <query>:<checkpoint identity>: batch ids restart with a new checkpoint
     ("batch_id", "long"),

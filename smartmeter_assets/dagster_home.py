@@ -1,53 +1,64 @@
-"""The embedded Dagster home: its instance config, and the environment its processes run Spark with.
+"""The Dagster instance configs, and the environment the embedded processes run Spark with.
 
-Shared by ``smartmeter up`` (embedded.py) and ``smartmeter run`` (headless.py), so neither
-imports the other's module for it.
+One instance, written once: ``instance/base.yaml`` (run queue, pools, one stream per checkpoint,
+run monitoring) is what every setup shares; ``instance/embedded.yaml`` is laid over it for the
+embedded home of ``smartmeter up`` / ``smartmeter run`` (both use :func:`prepare_dagster_home`,
+so neither imports the other's module for it), ``instance/production.yaml`` for the production
+stack (Postgres storage, the code server's run launcher, logs on a shared volume). The
+production file the image and the local cluster read, ``deploy/dagster.yaml``, is generated from
+it (``python -m smartmeter_assets.dagster_home > deploy/dagster.yaml``); a test fails when the two
+differ.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from smartmeter_assets.settings import Settings
 
-DAGSTER_YAML = """\
-# Written by `smartmeter up` / `smartmeter run` for the embedded setup (SQLite storage here).
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-concurrency:
-  # every pool (the publish's `kafka_publish`) admits one run at a time: the queue holds the next
-  # publish (backfill, UI, replay) until the previous one ended, without taking a run slot
-  pools:
-    default_limit: 1
-    granularity: run
-  runs:
-    max_concurrent_runs: 4
-    tag_concurrency_limits:
-      # one stream per checkpoint, ever
-      - key: smartmeter/stream
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-      # replayed days go out one at a time, in order
-      - key: smartmeter/replay
-        limit: 1
-run_monitoring:
-  enabled: true
-  poll_interval_seconds: 10
-  start_timeout_seconds: 180
-  max_resume_run_attempts: 0
-telemetry:
-  enabled: false
-"""
+GENERATED_HEADER = (
+    "# Generated from smartmeter_assets/instance/base.yaml + production.yaml (their comments say why):\n"
+    "# edit those, then `python -m smartmeter_assets.dagster_home > deploy/dagster.yaml`.\n"
+)
+
+
+def _instance_file(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(files("smartmeter_assets").joinpath("instance", name).read_text())
+    return loaded
+
+
+def overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` laid over it: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        merged[key] = overlay(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
+
+
+def embedded_instance_config() -> dict[str, Any]:
+    return overlay(_instance_file("base.yaml"), _instance_file("embedded.yaml"))
+
+
+def production_instance_config() -> dict[str, Any]:
+    return overlay(_instance_file("base.yaml"), _instance_file("production.yaml"))
+
+
+def production_dagster_yaml() -> str:
+    """The text of ``deploy/dagster.yaml``."""
+    return GENERATED_HEADER + yaml.safe_dump(production_instance_config(), sort_keys=False)
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(embedded_instance_config(), sort_keys=False))
     return home
 
 
@@ -58,3 +69,7 @@ def spark_environment() -> dict[str, str]:
         "PYSPARK_DRIVER_PYTHON": os.environ.get("PYSPARK_DRIVER_PYTHON", sys.executable),
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
     }
+
+
+if __name__ == "__main__":
+    sys.stdout.write(production_dagster_yaml())

@@ -33,10 +33,10 @@ from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.exit_status import die_with_parent
 from smartmeter_assets.kafka.broker import EmbeddedBroker, read_state, resolve_bootstrap
 from smartmeter_assets.kafka.offsets import end_offsets
-from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days

@@ -15,6 +15,7 @@ A user resets it from the UI in either of two ways, once the cause is fixed:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
@@ -96,6 +97,16 @@ def backoff_seconds(failures_in_window: int, policy: SupervisorPolicy) -> float:
     return min(policy.backoff_seconds * 2 ** (failures_in_window - 1), MAX_BACKOFF_SECONDS)
 
 
+def with_failures(cursor: SupervisorCursor, runs: Iterable[StreamRun], now: float) -> SupervisorCursor:
+    """``cursor`` with every failed run of ``runs`` it has not counted yet counted, once each."""
+    failures, counted = list(cursor.failures), list(cursor.counted_runs)
+    for run in runs:
+        if run.outcome == RunOutcome.FAILED and run.run_id not in counted:
+            failures.append(run.ended_at if run.ended_at is not None else now)
+            counted.append(run.run_id)
+    return replace(cursor, failures=tuple(failures), counted_runs=tuple(counted))
+
+
 def decide(
     cursor: SupervisorCursor,
     active: StreamRun | None,
@@ -103,14 +114,14 @@ def decide(
     now: float,
     policy: SupervisorPolicy,
 ) -> Decision:
-    """The supervisor's next step given the newest active run and the newest finished one."""
-    failures = list(cursor.failures)
-    counted = list(cursor.counted_runs)
-    if last_finished is not None and last_finished.outcome == RunOutcome.FAILED and last_finished.run_id not in counted:
-        failures.append(last_finished.ended_at if last_finished.ended_at is not None else now)
-        counted.append(last_finished.run_id)
-    recent = sorted(t for t in failures if now - t <= policy.failure_window_seconds)
-    state = replace(cursor, failures=tuple(recent), counted_runs=tuple(counted[-REMEMBERED_RUNS:]))
+    """The supervisor's next step given the newest active run and the newest finished one.
+
+    The one rule of supervision: the sensor acts on it, and the ``stream_supervision`` check
+    passes exactly when it does not give up.
+    """
+    counted = with_failures(cursor, [] if last_finished is None else [last_finished], now)
+    recent = sorted(t for t in counted.failures if now - t <= policy.failure_window_seconds)
+    state = replace(counted, failures=tuple(recent), counted_runs=counted.counted_runs[-REMEMBERED_RUNS:])
 
     if active is not None:
         if cursor.gave_up:  # the supervisor started nothing since: a user did, which is the reset

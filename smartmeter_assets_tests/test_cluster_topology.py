@@ -19,6 +19,14 @@ from dagster._core.instance.config import dagster_instance_config
 from smartmeter_assets import components
 from smartmeter_assets.cluster import dagster, spark, topology
 from smartmeter_assets.cluster.topology import Layout, cluster_environment
+from smartmeter_assets.dagster_home import (
+    embedded_instance_config,
+    prepare_dagster_home,
+    production_dagster_yaml,
+    production_instance_config,
+)
+from smartmeter_assets.defs.stream.job import STREAM_TAG
+from smartmeter_assets.defs.stream.replay import REPLAY_TAG
 from smartmeter_assets.settings import Settings
 
 from .conftest import REPO_ROOT
@@ -141,6 +149,26 @@ def test_the_dagster_instance_is_deploys_with_local_logs(tmp_path: Path, monkeyp
             monkeypatch.setenv(name, value)
     config, _ = dagster_instance_config(str(layout.dagster_home))  # Dagster's own validation
     assert "postgres" in config["storage"]
+
+
+def test_deploy_dagster_yaml_is_generated_from_the_shared_instance_files() -> None:
+    assert (DEPLOY / "dagster.yaml").read_text() == production_dagster_yaml(), (
+        "deploy/dagster.yaml differs from smartmeter_assets/instance/: "
+        "python -m smartmeter_assets.dagster_home > deploy/dagster.yaml"
+    )
+
+
+def test_the_embedded_and_the_production_instance_share_the_base(tmp_path: Path) -> None:
+    embedded, production = embedded_instance_config(), production_instance_config()
+    assert embedded["run_coordinator"] == production["run_coordinator"]
+    assert embedded["concurrency"]["pools"] == production["concurrency"]["pools"]
+    limits = embedded["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert limits == production["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {limit["key"] for limit in limits} == {STREAM_TAG, REPLAY_TAG}  # the tags the jobs carry
+    assert "storage" not in embedded and "postgres" in production["storage"]
+    home = prepare_dagster_home(Settings(home=tmp_path))
+    config, _ = dagster_instance_config(str(home))  # Dagster's own validation of the embedded home
+    assert config["concurrency"]["runs"] == embedded["concurrency"]["runs"]
 
 
 def test_the_workspace_is_deploys_on_loopback(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import pytest
 
 from smartmeter_assets.cli import main
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.testbed.stream_kill import job_environment
+from smartmeter_assets.testbed.stream_readings import ensure_topic, publish
 from smartmeter_assets_tests.conftest import REPO_ROOT, SAMPLE_DIR
-from smartmeter_assets_tests.stream_kill import job_environment
-from smartmeter_assets_tests.stream_readings import ensure_topic, publish
 
 SMARTMETER = [sys.executable, "-m", "smartmeter_assets.cli"]
 CONSOLE_SCRIPT = Path(sys.executable).parent / "smartmeter"

@@ -54,6 +54,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "jars",
             "exit_status",
             "dagster_home",
+            "testbed",
         }
     ),
     frozenset({"defs.sources", "defs.kafka", "defs.lake", "defs.stream", "defs.reports"}),
@@ -110,3 +111,14 @@ def test_the_bottom_layer_imports_nothing_of_ours_but_itself() -> None:
     bottom = {"contracts", "settings", "components"}
     upward = sorted(f"{a} -> {b}" for a, b in import_edges() if a in bottom and b not in bottom)
     assert upward == []
+
+
+def test_the_benchmarks_import_the_package_never_the_tests() -> None:
+    """What a benchmark shares with the tests (generators, landed lakes) lives in the package."""
+    found = []
+    for path in sorted((PACKAGE.parent / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "smartmeter_assets_tests"]
+    assert found == []

@@ -19,8 +19,8 @@ from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
 from smartmeter_assets.kafka.broker import EmbeddedBroker, free_port
 from smartmeter_assets.kafka.message import partition_for_key
-from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.kafka.topic import ensure_topic
+from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings

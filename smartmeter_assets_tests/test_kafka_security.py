@@ -34,9 +34,9 @@ from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.lag import measure_lag
+from smartmeter_assets.testbed.stream_kill import job_environment
 from smartmeter_assets_tests.fixtures.broker import SecuredKafka
 from smartmeter_assets_tests.fixtures.tls import ThrowawayCA
-from smartmeter_assets_tests.stream_kill import job_environment
 from smartmeter_assets_tests.test_kafka_assets import publish_day, resources
 from smartmeter_assets_tests.test_publish import enriched_day
 

@@ -34,13 +34,11 @@ from smartmeter_assets.kafka.publish import (
     PublishReport,
     paced_chunks,
     publish_readings,
-    publish_records,
-    published_days,
     readings_table,
     share_partitions,
-    write_publish_records,
 )
 from smartmeter_assets.kafka.topic import KafkaUnreachableError, ensure_topic
+from smartmeter_assets.lake.published import publish_records, published_days, write_publish_records
 from smartmeter_assets.lake.storage import Lake
 
 INGESTION_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from smartmeter_assets.contracts import RAW, REJECTED
-from smartmeter_assets.kafka.publish import PartitionReport, PublishReport, publish_records, write_publish_records
+from smartmeter_assets.kafka.publish import PartitionReport, PublishReport
+from smartmeter_assets.lake.published import publish_records, write_publish_records
 from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.lake.reconciliation import reconcile
 from smartmeter_assets.lake.storage import Lake

@@ -11,8 +11,9 @@ from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_senso
 from smartmeter_assets.contracts import RAW, REJECTED
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.stream.replay import REPLAY_TAG, build_replay_clock, next_day_to_publish, published_in_lake
-from smartmeter_assets.kafka.publish import PartitionReport, PublishReport, publish_records, write_publish_records
+from smartmeter_assets.kafka.publish import PartitionReport, PublishReport
 from smartmeter_assets.kafka.topic import ensure_topic
+from smartmeter_assets.lake.published import publish_records, write_publish_records
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.settings import Settings

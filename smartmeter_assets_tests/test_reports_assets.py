@@ -18,7 +18,7 @@ from smartmeter_assets.defs.sources.resources import SourceFilesResource
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports.cli import print_json, print_report
 from smartmeter_assets.settings import Settings
-from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+from smartmeter_assets.testbed.landed_lake import reading, write_readings
 
 FIRST = datetime(2013, 1, 7)
 DAYS = 56  # a 31-day backtest needs 21 days before it

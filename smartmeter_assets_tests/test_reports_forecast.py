@@ -12,7 +12,7 @@ import pytest
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import forecast
 from smartmeter_assets.reports.lake_query import lake_connection
-from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+from smartmeter_assets.testbed.landed_lake import reading, write_readings
 
 
 def test_mape_skips_zero_demand_nrmse_and_bias_are_relative_to_demand() -> None:

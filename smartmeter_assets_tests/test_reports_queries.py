@@ -14,7 +14,7 @@ from smartmeter_assets.reports.lake_query import NoLakeDataError, lake_connectio
 from smartmeter_assets.reports.peaks import peak_demand
 from smartmeter_assets.reports.segments import demand_by_segment
 from smartmeter_assets.reports.weather import weather_sensitivity
-from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+from smartmeter_assets.testbed.landed_lake import reading, write_readings
 
 AFFLUENT = {"acorn_category": "Affluent", "acorn_group": "ACORN-A", "tariff_type": "Std"}
 COMFORTABLE_STD = {"acorn_category": "Comfortable", "acorn_group": "ACORN-F", "tariff_type": "Std"}

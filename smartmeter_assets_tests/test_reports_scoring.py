@@ -16,7 +16,7 @@ from smartmeter_assets.reports import meter_day_detector
 from smartmeter_assets.reports.ground_truth import GroundTruthError, read_ground_truth
 from smartmeter_assets.reports.lake_query import lake_connection
 from smartmeter_assets.reports.scoring import OVERALL, lake_meter_days, rule_alerts, score_alerts, truth_events
-from smartmeter_assets_tests.fixtures.report_lake import reading, write_readings
+from smartmeter_assets.testbed.landed_lake import reading, write_readings
 
 SPIKE, NIGHT, SURGE, FLAT, SCALED, ZEROED = (k.value for k in InjectedAnomaly)
 

@@ -34,7 +34,7 @@ from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.progress import BATCH_KEYS
 from smartmeter_assets.stream.reconcile import reconcile_aggregates
 from smartmeter_assets.stream.window import WindowSpec
-from smartmeter_assets_tests.stream_readings import Published, ensure_topic, publish
+from smartmeter_assets.testbed.stream_readings import Published, ensure_topic, publish
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 METERS = 40

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from smartmeter_assets.settings import Settings
-from smartmeter_assets_tests.stream_kill import kill_rounds
+from smartmeter_assets.testbed.stream_kill import kill_rounds
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 

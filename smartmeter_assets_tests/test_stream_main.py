@@ -18,8 +18,8 @@ from smartmeter_assets.lake.progress import read_progress
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.progress import BATCH_KEYS
-from smartmeter_assets_tests.stream_kill import job_environment
-from smartmeter_assets_tests.stream_readings import ensure_topic, publish
+from smartmeter_assets.testbed.stream_kill import job_environment
+from smartmeter_assets.testbed.stream_readings import ensure_topic, publish
 
 COMMAND = [sys.executable, "-m", "smartmeter_assets.stream", "--available-now"]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey, DagsterInstance, build_sensor_context
 
 from smartmeter_assets.contracts import RAW
+from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
 from smartmeter_assets.defs.stream.sensor import SUPERVISION_CHECK, build_stream_sensor
 from smartmeter_assets.kafka.broker import EmbeddedBroker
@@ -179,3 +180,33 @@ def test_giving_up_holds_until_a_user_starts_the_stream_or_clears_the_cursor(
     state = SupervisorCursor.from_json(after.cursor)
     assert len(after.run_requests) == 1 and not state.gave_up
     assert state.failures and len(state.failures) == 1  # only the user's run counts now
+
+
+def run_supervision_check(settings: Settings, instance: DagsterInstance) -> AssetCheckEvaluation:
+    """The ``stream_supervision`` check executed by Dagster on ``instance`` (where the sensor never ticked)."""
+    key = AssetCheckKey(AssetKey("lake_raw"), SUPERVISION_CHECK)
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    result = job.get_subset(asset_selection=set(), asset_check_selection={key}).execute_in_process(instance=instance)
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_the_check_reports_the_sensors_own_decision(settings: Settings, instance: DagsterInstance) -> None:
+    cursor: str | None = None
+    instance.report_run_failed(stream_run(settings, instance))
+    cursor = tick(settings, instance, cursor).cursor
+    one_failure = run_supervision_check(settings, instance)
+    assert one_failure.passed and one_failure.metadata["failures_in_window"].value == 1
+    reason = one_failure.metadata["reason"].value  # the supervisor's words: backing off, or starting again
+    assert "after 1 failure" in reason or "after 1 recent failure" in reason
+
+    for _ in range(settings.stream_max_failures - 1):
+        instance.report_run_failed(stream_run(settings, instance))
+        result = tick(settings, instance, cursor)
+        cursor = result.cursor
+    gave_up = run_supervision_check(settings, instance)
+    assert supervision(result) is False and gave_up.passed is False
+    assert gave_up.metadata["reason"].value == SupervisorCursor.from_json(cursor).last_reason
+
+    stream_run(settings, instance)  # a user launches the stream: the supervisor resumes, the check with it
+    assert supervision(tick(settings, instance, cursor)) and run_supervision_check(settings, instance).passed

@@ -31,12 +31,8 @@ from smartmeter_assets.contracts import (
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.batch import split_classified
-from smartmeter_assets.stream.transforms import (
-    KAFKA_SCHEMA,
-    anomaly_thresholds,
-    classify,
-    message_schema,
-)
+from smartmeter_assets.stream.schema import message_schema
+from smartmeter_assets.stream.transforms import KAFKA_SCHEMA, anomaly_thresholds, classify
 
 pytestmark = pytest.mark.spark
 

@@ -1,11 +1,13 @@
 """Dagster as three processes: the code location (gRPC), the webserver and the daemon.
 
-The instance is compose's: ``deploy/dagster.yaml`` (storage in Postgres from DAGSTER_POSTGRES_*,
-the queued run coordinator and its one-stream-per-checkpoint limit, run monitoring), copied into
-the cluster's ``DAGSTER_HOME`` with one change: compute logs go to a folder of the home instead of
-the container's ``/opt/dagster/logs``. The workspace is ``deploy/workspace.yaml`` with the
-code-location host replaced by 127.0.0.1. Runs are launched by the code server as subprocesses
-(DefaultRunLauncher), so the Spark driver runs there, in client mode, as in compose.
+The instance is compose's: the production instance ``deploy/dagster.yaml`` is generated from
+(:func:`smartmeter_assets.dagster_home.production_instance_config`: storage in Postgres from
+DAGSTER_POSTGRES_*, the queued run coordinator and its one-stream-per-checkpoint limit, run
+monitoring), written into the cluster's ``DAGSTER_HOME`` with one change: compute logs go to a
+folder of the home instead of the container's ``/opt/dagster/logs``. The workspace is
+``deploy/workspace.yaml`` with the code-location host replaced by 127.0.0.1. Runs are launched by
+the code server as subprocesses (DefaultRunLauncher), so the Spark driver runs there, in client
+mode, as in compose.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 
 from smartmeter_assets.cluster.process import ManagedProcess, ServiceError, http_ok, port_open
 from smartmeter_assets.cluster.topology import CODE_SERVER_PORT, HOST, WEBSERVER_PORT, Layout, repo_root
+from smartmeter_assets.dagster_home import production_instance_config
 
 CODE_SERVER = "dagster-code-server"
 WEBSERVER = "dagster-webserver"
@@ -28,8 +31,8 @@ STREAM_SENSOR = "smart_meter_stream_sensor"
 
 
 def instance_config(layout: Layout) -> dict[str, Any]:
-    """deploy/dagster.yaml with the compute logs in the cluster's home."""
-    config: dict[str, Any] = yaml.safe_load((repo_root() / "deploy" / "dagster.yaml").read_text())
+    """The production instance (deploy/dagster.yaml's source) with the compute logs in the cluster's home."""
+    config = production_instance_config()
     config["compute_logs"]["config"]["base_dir"] = str(layout.dagster_logs)
     return config
 

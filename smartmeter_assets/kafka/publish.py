@@ -11,17 +11,10 @@ record not acknowledged fails the publish with the count (:class:`PublishError`)
 record is written for a day that failed. Offsets come from the producer's ``RecordMetadata``: the
 exact offsets this publish took, whatever else another producer appends to the topic meanwhile.
 
-How a re-published day is counted once: every publish appends to the ``published`` Delta table
-one row per (day, partition) with the offsets it took, its run id and the digest of the keys it
-sent (:mod:`smartmeter_assets.lake.reading_keys`); the stream side merges ``raw/`` on
-(meter_id, timestamp), so the second copy of a reading lands on the first, and the reconciliation
-compares the keys of the latest publish of each day (the staged day, while its digest matches)
-with raw + rejected.
-
-How two publishes never lose each other's record: appends to ``published/`` are Delta commits,
-and on S3 the lake uses conditional writes (:meth:`Lake.storage_options`), so a commit that
-races another fails and is retried by delta-rs instead of overwriting it; the ``kafka_publish``
-pool (limit 1 in both instance configs) keeps publishes one at a time anyway.
+What a publish leaves behind: :class:`PublishReport`, from which
+:mod:`smartmeter_assets.lake.published` writes the day's publish record (the offsets it took and
+the digest of the keys it sent) to the lake; the ``kafka_publish`` pool (limit 1 in the instance
+config) keeps publishes one at a time.
 """
 
 from __future__ import annotations
@@ -35,7 +28,6 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -43,7 +35,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smartmeter_assets.contracts import PUBLISHED_DIR
 from smartmeter_assets.enrich import ENRICHED_COLUMNS
 from smartmeter_assets.kafka.message import (
     encode_keys,
@@ -53,8 +44,6 @@ from smartmeter_assets.kafka.message import (
 )
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 from smartmeter_assets.kafka.topic import check_connection
-from smartmeter_assets.lake.delta import arrow_dataset
-from smartmeter_assets.lake.storage import Lake
 
 #: Below this many records one process is faster than forking a second one.
 MULTIPROCESS_MIN_RECORDS = 20_000
@@ -384,95 +373,3 @@ def publish_readings(
         processes=len(results),
         partitions=reports,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# The per-day publish records (Delta table ``<lake>/published``)
-# ----------------------------------------------------------------------------------------------
-PUBLISHED_SCHEMA = pa.schema(
-    [
-        pa.field("day", pa.date32(), nullable=False),
-        pa.field("topic", pa.string(), nullable=False),
-        pa.field("partition", pa.int32(), nullable=False),
-        pa.field("first_offset", pa.int64()),  # null: the day put nothing in this partition
-        pa.field("last_offset", pa.int64()),
-        pa.field("records", pa.int64(), nullable=False),
-        pa.field("bytes", pa.int64(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("published_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        # digest of the day's published keys (lake.reading_keys); null in records written before it
-        pa.field("key_digest", pa.string()),
-    ]
-)
-
-
-def publish_records(
-    report: PublishReport,
-    day: date,
-    run_id: str,
-    published_at: datetime | None = None,
-    key_digest: str | None = None,
-) -> pa.Table:
-    """One row per partition of the topic (empty partitions included, so a publish is complete),
-    each carrying the digest of every key the publish sent."""
-    moment = (published_at or datetime.now(UTC)).astimezone(UTC)
-    rows = [
-        {
-            "day": day,
-            "topic": report.topic,
-            "partition": p.partition,
-            "first_offset": p.first_offset,
-            "last_offset": p.last_offset,
-            "records": p.records,
-            "bytes": p.bytes,
-            "run_id": run_id,
-            "published_at": moment,
-            "key_digest": key_digest,
-        }
-        for p in report.partitions
-    ]
-    return pa.Table.from_pylist(rows, schema=PUBLISHED_SCHEMA)
-
-
-def write_publish_records(lake: Lake, records: pa.Table) -> None:
-    """Append a publish to ``<lake>/published`` (Delta, partitioned by nothing: it stays small).
-
-    ``schema_mode="merge"``: a table written before ``key_digest`` existed gains the column.
-    """
-    from deltalake import write_deltalake
-
-    write_deltalake(
-        lake.url(PUBLISHED_DIR),
-        records,
-        mode="append",
-        schema_mode="merge",
-        storage_options=lake.storage_options() or None,
-    )
-
-
-def published_days(lake: Lake) -> pd.DataFrame:
-    """The latest publish of every day: one row per (day, partition), columns of PUBLISHED_SCHEMA.
-
-    "Latest" is the publish with the newest ``published_at`` for that day; since a publish
-    writes every partition, its rows are also the latest per (day, partition). Empty when
-    nothing was published yet. Read through pyarrow's own filesystem (the crash-free path of
-    :func:`~smartmeter_assets.lake.delta.arrow_dataset`).
-    """
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    # offsets as nullable integers: exact, and null (not NaN) where a partition got nothing
-    integers = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}.get
-    try:
-        table = DeltaTable(lake.url(PUBLISHED_DIR), storage_options=lake.storage_options() or None)
-    except TableNotFoundError:
-        return PUBLISHED_SCHEMA.empty_table().to_pandas(types_mapper=integers)
-    data = arrow_dataset(lake, table, lake.url(PUBLISHED_DIR)).to_table()
-    if "key_digest" not in data.column_names:  # a table written before the digest existed
-        data = data.append_column("key_digest", pa.nulls(data.num_rows, pa.string()))
-    frame = data.to_pandas(types_mapper=integers)
-    if frame.empty:
-        return frame
-    latest = frame.groupby("day")["published_at"].transform("max")
-    frame = frame.loc[frame["published_at"] == latest]
-    return frame.sort_values(["day", "partition"], ignore_index=True).loc[:, PUBLISHED_SCHEMA.names]

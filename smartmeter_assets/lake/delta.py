@@ -1,13 +1,16 @@
-"""Open and read a lake Delta table, on a local folder or S3 alike (delta-rs, no Spark).
+"""Open and read the lake's Delta tables, on a local folder or S3 alike (delta-rs, no Spark).
 
-The writers (the stream job) and the readers (Dagster's observable assets, checks, reports) go
-through these two functions so that a table that does not exist yet reads as empty with its
-contract schema instead of each caller catching delta-rs' "not a table" error its own way.
+The one home of "a table that does not exist yet reads as empty": every reader and writer of a
+Delta table in the lake (the stream's tables, the stream progress, the publish records, the
+detector's alerts, maintenance) opens it through :func:`open_delta` and reads it through
+:func:`read_delta`, so none catches delta-rs' "not a table" error its own way and every empty
+read carries the contract schema. The :class:`~smartmeter_assets.contracts.LakeTable` functions
+below are the same two for the stream's tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,12 +28,13 @@ def table_uri(lake: Lake, table: LakeTable) -> str:
     return lake.url(table.name)
 
 
-def open_table(lake: Lake, table: LakeTable) -> DeltaTable | None:
-    """The table's latest version, or None when nothing was ever committed there."""
+def open_delta(lake: Lake, *location: str) -> DeltaTable | None:
+    """The latest version of the table at ``location`` (folders under the lake root), or None
+    when nothing was ever committed there."""
     # Not ``DeltaTable.is_deltatable``: it holds the GIL while it waits on S3, which deadlocks
     # against an S3 server running in this process (moto in the tests).
     try:
-        return DeltaTable(table_uri(lake, table), storage_options=lake.storage_options() or None)
+        return DeltaTable(lake.url(*location), storage_options=lake.storage_options() or None)
     except TableNotFoundError:
         return None
 
@@ -49,10 +53,49 @@ def arrow_dataset(lake: Lake, delta: DeltaTable, location: str) -> pads.Dataset:
     return delta.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, filesystem))
 
 
+def delta_dataset(lake: Lake, *location: str) -> pads.Dataset | None:
+    """The table at ``location`` as an Arrow dataset (:func:`arrow_dataset`), or None when it does
+    not exist yet."""
+    delta = open_delta(lake, *location)
+    return None if delta is None else arrow_dataset(lake, delta, lake.url(*location))
+
+
+def read_delta(
+    lake: Lake,
+    location: str | Sequence[str],
+    schema: pa.Schema,
+    columns: Sequence[str] | None = None,
+    filter: pc.Expression | None = None,
+    added_later: Collection[str] = (),
+) -> pa.Table:
+    """The rows of the table at ``location`` (optionally some columns, optionally filtered), cast
+    to ``schema``; an empty table of that schema when the table does not exist yet.
+
+    Partition columns in ``filter`` prune files before any Parquet is opened. Columns named in
+    ``added_later`` joined the contract after tables were written: a table without one reads it
+    as null. Any other missing column is an error, as before.
+    """
+    parts = (location,) if isinstance(location, str) else tuple(location)
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    dataset = delta_dataset(lake, *parts)
+    if dataset is None:
+        return schema.empty_table()
+    absent = [name for name in schema.names if name in added_later and name not in dataset.schema.names]
+    data = dataset.to_table(columns=[name for name in schema.names if name not in absent], filter=filter)
+    for name in absent:
+        data = data.append_column(schema.field(name), pa.nulls(data.num_rows, schema.field(name).type))
+    return data.select(schema.names).cast(schema)
+
+
+def open_table(lake: Lake, table: LakeTable) -> DeltaTable | None:
+    """:func:`open_delta` of a stream table."""
+    return open_delta(lake, table.name)
+
+
 def table_dataset(lake: Lake, table: LakeTable) -> pads.Dataset | None:
-    """The table as an Arrow dataset (:func:`arrow_dataset`), or None when it does not exist yet."""
-    delta = open_table(lake, table)
-    return None if delta is None else arrow_dataset(lake, delta, table_uri(lake, table))
+    """:func:`delta_dataset` of a stream table."""
+    return delta_dataset(lake, table.name)
 
 
 def read_table(
@@ -61,15 +104,5 @@ def read_table(
     columns: Sequence[str] | None = None,
     filter: pc.Expression | None = None,
 ) -> pa.Table:
-    """The table's rows (optionally some columns, optionally filtered), cast to the contract schema.
-
-    Partition columns in ``filter`` prune files before any Parquet is opened.
-    """
-    schema = lake_arrow_schema(table)
-    if columns is not None:
-        schema = pa.schema([schema.field(name) for name in columns])
-    dataset = table_dataset(lake, table)
-    if dataset is None:
-        return schema.empty_table()
-    data = dataset.to_table(columns=list(schema.names), filter=filter)
-    return data.cast(schema)
+    """:func:`read_delta` of a stream table, cast to its contract schema."""
+    return read_delta(lake, table.name, lake_arrow_schema(table), columns, filter)

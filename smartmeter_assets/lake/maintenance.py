@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import LAKE_TABLES, PROGRESS_DIR
+from smartmeter_assets.lake.delta import open_delta
 from smartmeter_assets.lake.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,8 @@ def maintain_table(
     """Compact settled partitions, vacuum past ``retention_hours``, checkpoint the log."""
     started = time.perf_counter()
     result = TableMaintenance(name)
-    try:
-        delta = DeltaTable(lake.url(name), storage_options=lake.storage_options() or None)
-    except TableNotFoundError:
+    delta = open_delta(lake, name)
+    if delta is None:
         return result
     result.files_before = len(delta.file_uris())
     settled = [] if partition_column is None else _partitions_before(delta, partition_column, settle_days)

@@ -14,15 +14,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import CommitProperties, Transaction, write_deltalake
 
 from smartmeter_assets.contracts import PROGRESS_COLUMNS, PROGRESS_DIR
-from smartmeter_assets.lake.delta import arrow_dataset
-from smartmeter_assets.lake.schema import arrow_type
+from smartmeter_assets.lake.delta import open_delta, read_delta
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 
-PROGRESS_SCHEMA = pa.schema([pa.field(name, arrow_type(logical)) for name, logical in PROGRESS_COLUMNS])
+PROGRESS_SCHEMA = arrow_schema(PROGRESS_COLUMNS)
 
 
 def _app_id(writer_id: str) -> str:
@@ -37,7 +36,7 @@ def record_batch(lake: Lake, writer_id: str, query_name: str, figures: Mapping[s
     uri = lake.url(PROGRESS_DIR)
     options = lake.storage_options() or None
     batch_id = int(figures["batch_id"])  # type: ignore[arg-type]
-    existing = _open(lake)
+    existing = open_delta(lake, PROGRESS_DIR)
     if existing is not None:
         done = existing.transaction_version(_app_id(writer_id))
         if done is not None and done >= batch_id:
@@ -67,17 +66,6 @@ def record_batch(lake: Lake, writer_id: str, query_name: str, figures: Mapping[s
     return True
 
 
-def _open(lake: Lake) -> DeltaTable | None:
-    try:
-        return DeltaTable(lake.url(PROGRESS_DIR), storage_options=lake.storage_options() or None)
-    except TableNotFoundError:
-        return None
-
-
 def read_progress(lake: Lake) -> pa.Table:
-    """Every recorded batch, read through pyarrow's own filesystem (:func:`arrow_dataset`: the
-    crash-free path, not delta-rs' default reader)."""
-    table = _open(lake)
-    if table is None:
-        return PROGRESS_SCHEMA.empty_table()
-    return arrow_dataset(lake, table, lake.url(PROGRESS_DIR)).to_table().cast(PROGRESS_SCHEMA)
+    """Every recorded batch (empty before the first)."""
+    return read_delta(lake, PROGRESS_DIR, PROGRESS_SCHEMA)

@@ -1,10 +1,16 @@
-"""Arrow schemas built from the contracts, so a lake table is never typed by hand twice."""
+"""Arrow schemas built from the contracts, so a table is never typed by hand twice.
+
+The one place a logical type of :mod:`smartmeter_assets.contracts` becomes an Arrow type: the
+lake's Delta tables, the staged Parquet and the publish records are all built here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pyarrow as pa
 
-from smartmeter_assets.contracts import MESSAGE_FIELDS, FieldType, LakeTable
+from smartmeter_assets.contracts import Columns, LakeTable
 
 _LOGICAL_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -12,8 +18,11 @@ _LOGICAL_TYPES: dict[str, pa.DataType] = {
     "long": pa.int64(),
     "int": pa.int32(),
     "boolean": pa.bool_(),
+    "binary": pa.binary(),
     # delta-rs stores timestamps without zone as microseconds (Delta's timestamp_ntz).
     "timestamp": pa.timestamp("us"),
+    "timestamp[ms]": pa.timestamp("ms"),
+    "timestamp[utc]": pa.timestamp("us", tz="UTC"),
     "date": pa.date32(),
     "array<string>": pa.list_(pa.string()),
 }
@@ -23,15 +32,14 @@ def arrow_type(logical: str) -> pa.DataType:
     try:
         return _LOGICAL_TYPES[logical]
     except KeyError:
-        raise ValueError(f"unknown logical type {logical!r} in the lake contract") from None
+        raise ValueError(f"unknown logical type {logical!r} in a table contract") from None
+
+
+def arrow_schema(columns: Columns, not_null: Collection[str] = ()) -> pa.Schema:
+    """The Arrow schema of a contract's columns; ``not_null`` columns are declared non-nullable."""
+    return pa.schema([pa.field(name, arrow_type(logical), nullable=name not in not_null) for name, logical in columns])
 
 
 def lake_arrow_schema(table: LakeTable) -> pa.Schema:
     """The Arrow schema of a lake table (what the writer casts to and the checks compare with)."""
-    return pa.schema([pa.field(name, arrow_type(logical)) for name, logical in table.columns])
-
-
-def message_arrow_schema() -> pa.Schema:
-    """The 14-field Kafka message as Arrow (timestamps stay strings, as on the wire)."""
-    types = {FieldType.STRING: pa.string(), FieldType.DOUBLE: pa.float64()}
-    return pa.schema([pa.field(f.name, types[f.type], nullable=f.nullable) for f in MESSAGE_FIELDS])
+    return arrow_schema(table.columns)

@@ -88,14 +88,23 @@ class CsvText:
         return len(self.frame) + len(self.rejects)
 
 
-def read_csv_text(path: Path, columns: tuple[str, ...]) -> CsvText:
-    """Every field as text, blanks as empty strings: parsing is ours, so nothing is guessed.
+def read_text_table(
+    path: Path,
+    columns: tuple[str, ...],
+    *,
+    what: str = "CSV file",
+    use_threads: bool = False,
+    block_size: int | None = None,
+    include_columns: tuple[str, ...] | None = None,
+) -> tuple[pa.Table, list[pacsv.InvalidRow]]:
+    """A source file as an all-text Arrow table, plus the rows of the wrong width pyarrow set aside.
 
-    The file is checked first (:func:`check_source_file`: readable, UTF-8, the right header), so a
-    bad file is one clear :class:`SourceFileError`; a row of the wrong width (a truncated last line
-    included) is a reject with its line number, counted. pyarrow's reader on one thread, because it
-    hands over such rows with their exact line numbers instead of failing the file or dropping
-    them; the households and weather files are small (at most ~21,000 rows).
+    The one place a source CSV is parsed. The file is checked first (:func:`check_source_file`:
+    readable, UTF-8, the right header), so a bad file is one clear :class:`SourceFileError` naming
+    ``what`` it should have been. Every field stays text (blanks are empty strings): parsing is the
+    reader's, so nothing is guessed. A row of the wrong width (a truncated last line included) is
+    handed over, never fails the file or vanishes. On one thread (the default) pyarrow gives each
+    such row its exact line number; the big reading blocks trade that for ``use_threads``.
     """
     header = check_source_file(path, columns)
     malformed: list[pacsv.InvalidRow] = []
@@ -104,22 +113,34 @@ def read_csv_text(path: Path, columns: tuple[str, ...]) -> CsvText:
         malformed.append(row)
         return "skip"
 
+    read_options = pacsv.ReadOptions(use_threads=use_threads)
+    if block_size is not None:
+        read_options.block_size = block_size
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False),
+            read_options=read_options,
             parse_options=pacsv.ParseOptions(invalid_row_handler=keep_aside),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                include_columns=None if include_columns is None else list(include_columns),
             ),
         )
     except pa.ArrowInvalid as error:
         reason = str(error).strip().splitlines()[0]
         if "UTF8" in reason or "UTF-8" in reason:
-            reason = f"not UTF-8 text past its first {SNIFF_BYTES >> 20} MiB"
-        raise unreadable(path, f"not a readable CSV file ({reason})") from error
+            raise unreadable(path, f"not UTF-8 text past its first {SNIFF_BYTES >> 20} MiB") from error
+        raise unreadable(path, f"not a readable {what} ({reason})") from error
     except OSError as error:
         raise unreadable(path, f"cannot be read ({error})") from error
+    return table, malformed
+
+
+def read_csv_text(path: Path, columns: tuple[str, ...]) -> CsvText:
+    """A small source file (households, weather: at most ~21,000 rows) as stripped text with the
+    line number of every kept row; rows of the wrong width are rejects with theirs."""
+    table, malformed = read_text_table(path, columns)
     frame = table.to_pandas()
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in frame.columns:

@@ -22,7 +22,14 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from smartmeter_assets.contracts import DATASET_FIRST_DAY, DATASET_LAST_DAY, SOURCES_DIR, STAGED_READING_COLUMNS
+from smartmeter_assets.contracts import (
+    DATASET_FIRST_DAY,
+    DATASET_LAST_DAY,
+    SOURCES_DIR,
+    STAGED_READING_COLUMNS,
+    STAGED_READING_TYPES,
+)
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sources.readings import block_name, read_block
 
@@ -30,17 +37,11 @@ READINGS_DIR = "readings"
 MANIFESTS_DIR = "readings_manifests"
 REJECTS_DIR = "rejects"
 
-STAGED_READING_SCHEMA = pa.schema(
-    [
-        pa.field("meter_id", pa.string()),
-        pa.field("timestamp", pa.timestamp("ms")),
-        pa.field("energy_kwh", pa.float64()),
-        pa.field("reading_date", pa.date32()),
-    ]
-)
-assert tuple(STAGED_READING_SCHEMA.names) == STAGED_READING_COLUMNS
+STAGED_READING_SCHEMA = arrow_schema(STAGED_READING_TYPES)
 #: What one staged file holds (the date is in its folder name).
 _FILE_SCHEMA = pa.schema([f for f in STAGED_READING_SCHEMA if f.name != "reading_date"])
+#: The folders: ``reading_date=YYYY-MM-DD`` (Hive style).
+STAGED_PARTITIONING = pads.partitioning(pa.schema([STAGED_READING_SCHEMA.field("reading_date")]), flavor="hive")
 
 
 @dataclass
@@ -114,7 +115,7 @@ def stage_block(lake: Lake, path: Path, *, force: bool = False) -> tuple[BlockMa
             lake.path(SOURCES_DIR, READINGS_DIR),
             filesystem=fs,
             format="parquet",
-            partitioning=pads.partitioning(pa.schema([("reading_date", pa.date32())]), flavor="hive"),
+            partitioning=STAGED_PARTITIONING,
             basename_template=f"{block}-{{i}}.parquet",
             existing_data_behavior="overwrite_or_ignore",
             max_partitions=100_000,
@@ -156,7 +157,7 @@ def staged_dataset(lake: Lake) -> pads.Dataset | None:
         filesystem=fs,
         format="parquet",
         schema=STAGED_READING_SCHEMA,
-        partitioning=pads.partitioning(pa.schema([("reading_date", pa.date32())]), flavor="hive"),
+        partitioning=STAGED_PARTITIONING,
     )
 
 
@@ -169,7 +170,9 @@ def read_staged_day(lake: Lake, day: date) -> pd.DataFrame:
         table = STAGED_READING_SCHEMA.empty_table()
     else:
         table = pads.dataset(folder, filesystem=fs, format="parquet", schema=_FILE_SCHEMA).to_table()
-        table = table.append_column("reading_date", pa.array([day] * table.num_rows, type=pa.date32()))
+        table = table.append_column(
+            "reading_date", pa.array([day] * table.num_rows, type=STAGED_READING_SCHEMA.field("reading_date").type)
+        )
         table = table.select(list(STAGED_READING_COLUMNS)).cast(STAGED_READING_SCHEMA)
     frame = table.to_pandas()
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")

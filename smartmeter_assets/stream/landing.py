@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import RAW, REJECTED
-from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.lake.delta import table_dataset
 from smartmeter_assets.lake.observation import observe_table
+from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.reading_keys import DIGEST_SQL, KEY_SQL, stamp_text_sql
 from smartmeter_assets.lake.reconciliation import DayKeys
 from smartmeter_assets.lake.storage import Lake

@@ -26,6 +26,7 @@ from smartmeter_assets import contracts
 from smartmeter_assets.contracts import (
     ANOMALY_RULES,
     CONSUMPTION_LEVELS,
+    KAFKA_RECORD_COLUMNS,
     MESSAGE_FIELDS,
     PEAK_HOURS,
     TEMPERATURE_BANDS,
@@ -36,19 +37,10 @@ from smartmeter_assets.contracts import (
     StreamRejectReason,
 )
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.schema import spark_schema
 
 #: The columns of Spark's kafka source; both our sources yield exactly these.
-KAFKA_SCHEMA = T.StructType(
-    [
-        T.StructField("key", T.BinaryType()),
-        T.StructField("value", T.BinaryType()),
-        T.StructField("topic", T.StringType()),
-        T.StructField("partition", T.IntegerType()),
-        T.StructField("offset", T.LongType()),
-        T.StructField("timestamp", T.TimestampType()),
-        T.StructField("timestampType", T.IntegerType()),
-    ]
-)
+KAFKA_SCHEMA = spark_schema(KAFKA_RECORD_COLUMNS)
 KAFKA_COLUMNS = tuple(KAFKA_SCHEMA.fieldNames())
 
 #: Column holding the malformed text when the value is not JSON (Spark's corrupt-record column).
@@ -56,18 +48,12 @@ _CORRUPT = "_corrupt_record"
 #: Column of the classified frame: null for a valid reading, else the reject reason.
 REASON = "reason"
 _MESSAGE = "_message"
-_SPARK_TYPES: dict[FieldType, T.DataType] = {FieldType.STRING: T.StringType(), FieldType.DOUBLE: T.DoubleType()}
 
 
 def wire_schema() -> T.StructType:
     """The message's 14 fields as strings (see the module docstring) plus the corrupt-record column."""
     fields = [T.StructField(f.name, T.StringType()) for f in MESSAGE_FIELDS]
     return T.StructType([*fields, T.StructField(_CORRUPT, T.StringType())])
-
-
-def message_schema() -> T.StructType:
-    """The message's 14 fields with their contract types (what a valid reading carries)."""
-    return T.StructType([T.StructField(f.name, _SPARK_TYPES[f.type], f.nullable) for f in MESSAGE_FIELDS])
 
 
 def parse_messages(kafka_rows: DataFrame) -> DataFrame:

@@ -26,13 +26,14 @@ from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.enrich import enrich_readings
-from smartmeter_assets.kafka.publish import publish_readings, publish_records, write_publish_records
+from smartmeter_assets.kafka.publish import publish_readings
+from smartmeter_assets.lake.published import publish_records, write_publish_records
 from smartmeter_assets.lake.reading_keys import key_digest
 from smartmeter_assets.sources.staging import read_staged_day
 
 GROUP = "kafka"
-#: Publishing runs share this pool; both instance configs (dagster_home.DAGSTER_YAML and
-#: deploy/dagster.yaml) limit it to 1, so publishes run one at a time whoever launches them
+#: Publishing runs share this pool; the instance config every setup shares
+#: (smartmeter_assets/instance/base.yaml) limits it to 1, so publishes run one at a time whoever launches them
 #: (replay clock, backfill, UI) and their records are appended to ``published/`` in turn.
 PUBLISH_POOL = "kafka_publish"
 

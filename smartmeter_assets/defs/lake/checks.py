@@ -23,10 +23,10 @@ from dagster import (
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, LAKE_TABLES, RAW, LakeTable
 from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
-from smartmeter_assets.kafka.publish import published_days
 from smartmeter_assets.lake.delta import open_table, table_dataset
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.progress import read_progress
+from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.reconciliation import reconcile
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake

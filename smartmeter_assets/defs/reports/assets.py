@@ -21,16 +21,17 @@ from dagster import (
     MetadataValue,
     asset,
 )
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake import write_deltalake
 from matplotlib.figure import Figure
 
-from smartmeter_assets.contracts import ANOMALIES, RAW, REPORTS_DIR
+from smartmeter_assets.contracts import ALERT_COLUMNS, ALERTS_TABLE, ANOMALIES, RAW, REPORTS_DIR
 from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.defs.reports import checks
 from smartmeter_assets.defs.sources.resources import SourceFilesResource
+from smartmeter_assets.lake.delta import read_delta
+from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.reports import anomaly_summary as anomalies_report
 from smartmeter_assets.reports import forecast, meter_day_detector, peaks, scoring, segments, weather
@@ -47,19 +48,10 @@ from smartmeter_assets.reports.report_files import (
 GROUP = "reports"
 KINDS = {"duckdb", "python"}
 RAW_KEY, ANOMALIES_KEY = lake_asset_key(RAW), lake_asset_key(ANOMALIES)
-ALERTS_TABLE = "meter_day_alerts"  # Delta table under <lake>/reports/, and the asset's name
 #: Days judged per read of raw/: each read spans the chunk plus the detector's window on each side,
 #: so bigger chunks read less twice but hold more in memory (real data: ~5,500 meters a day).
 DETECTOR_CHUNK_DAYS = 14
-ALERTS_SCHEMA = pa.schema(
-    [
-        ("meter_id", pa.string()),
-        ("day", pa.date32()),  # London day
-        ("kind", pa.string()),
-        ("score", pa.float64()),
-        ("evidence", pa.string()),
-    ]
-)
+ALERTS_SCHEMA = arrow_schema(ALERT_COLUMNS)
 
 
 def _raw_connection(lake: Lake) -> duckdb.DuckDBPyConnection:
@@ -188,11 +180,7 @@ def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> Mate
 
 def detector_alerts(lake: Lake) -> pd.DataFrame:
     """Every alert the meter-day detector has written (empty before its first run)."""
-    try:
-        table = DeltaTable(lake.url(REPORTS_DIR, ALERTS_TABLE), storage_options=lake.storage_options())
-    except TableNotFoundError:
-        return ALERTS_SCHEMA.empty_table().to_pandas()
-    return table.to_pandas()
+    return read_delta(lake, (REPORTS_DIR, ALERTS_TABLE), ALERTS_SCHEMA).to_pandas()
 
 
 @asset(

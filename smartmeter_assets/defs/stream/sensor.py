@@ -42,6 +42,7 @@ from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.lag import measure_lag
 from smartmeter_assets.supervision import (
     Action,
+    Decision,
     RunOutcome,
     StreamRun,
     SupervisorCursor,
@@ -109,13 +110,40 @@ def lag_observation(settings: Settings) -> AssetObservation | None:
     )
 
 
-def supervision_evaluation(passed: bool, reason: str, failures: int, attempts: int) -> AssetCheckEvaluation:
+def supervise(instance: DagsterInstance, settings: Settings, cursor: SupervisorCursor) -> Decision:
+    """What the supervisor decides now: the sensor acts on it, the ``stream_supervision`` check reports it."""
+    active, last = stream_runs(instance, settings.stream_query_name)
+    return decide(cursor, active, last, time.time(), policy_of(settings))
+
+
+def sensor_cursor(instance: DagsterInstance) -> SupervisorCursor | None:
+    """The supervisor's memory as the daemon stored it (None: this sensor never ticked here, or the
+    instance keeps no sensor state at all, as an ephemeral one)."""
+    if instance.schedule_storage is None:
+        return None
+    for state in instance.all_instigator_state():
+        cursor = getattr(state.instigator_data, "cursor", None)
+        if state.instigator_name == SENSOR_NAME and cursor:
+            return SupervisorCursor.from_json(cursor)
+    return None
+
+
+def supervision_passed(decision: Decision) -> bool:
+    return decision.action != Action.GIVE_UP
+
+
+def supervision_metadata(decision: Decision) -> dict[str, str | int]:
+    return {"reason": decision.reason, "failures_in_window": decision.failures_in_window,
+            "attempts": decision.cursor.attempts}  # fmt: skip
+
+
+def supervision_evaluation(decision: Decision) -> AssetCheckEvaluation:
     return AssetCheckEvaluation(
         asset_key=lake_asset_key(RAW),
         check_name=SUPERVISION_CHECK,
-        passed=passed,
+        passed=supervision_passed(decision),
         severity=AssetCheckSeverity.ERROR,
-        metadata={"reason": reason, "failures_in_window": failures, "attempts": attempts},
+        metadata=supervision_metadata(decision),
     )
 
 
@@ -130,7 +158,7 @@ def observed_versions(cursor: str | None) -> dict[str, int | None]:
     return dict(json.loads(cursor).get(OBSERVED_VERSIONS, {}))
 
 
-def sensor_cursor(supervisor: SupervisorCursor, versions: dict[str, int | None]) -> str:
+def cursor_with_versions(supervisor: SupervisorCursor, versions: dict[str, int | None]) -> str:
     """One JSON object: the supervisor's state and the observed versions side by side.
 
     Clearing the cursor from the UI resets both, which is what a user resetting the sensor wants.
@@ -139,7 +167,6 @@ def sensor_cursor(supervisor: SupervisorCursor, versions: dict[str, int | None])
 
 
 def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> SensorDefinition:
-    policy = policy_of(settings)
     query = settings.stream_query_name
     lake = Lake.from_settings(settings)
 
@@ -151,37 +178,31 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         description="Starts the stream when none runs, relaunches it with backoff, reports lag and the lake.",
     )
     def smart_meter_stream_sensor(context: SensorEvaluationContext) -> SensorResult:
-        cursor = SupervisorCursor.from_json(context.cursor)
-        active, last = stream_runs(context.instance, query)
-        decision = decide(cursor, active, last, time.time(), policy)
+        decision = supervise(context.instance, settings, SupervisorCursor.from_json(context.cursor))
 
         observations, versions = changed_observation_events(lake, observed_versions(context.cursor))
         events: list[AssetObservation | AssetCheckEvaluation] = list(observations)
         lag_event = lag_observation(settings)
         if lag_event is not None:
             events.append(lag_event)
-        events.append(
-            supervision_evaluation(
-                decision.action != Action.GIVE_UP,
-                decision.reason,
-                decision.failures_in_window,
-                decision.cursor.attempts,
-            )
-        )
+        events.append(supervision_evaluation(decision))
 
         if decision.action == Action.GIVE_UP:
             context.log.error(decision.reason)
         else:
             context.log.info(decision.reason)
         if decision.action != Action.START:
-            return SensorResult(skip_reason=SkipReason(decision.reason),
-                                cursor=sensor_cursor(decision.cursor, versions), asset_events=events)  # fmt: skip
+            return SensorResult(
+                skip_reason=SkipReason(decision.reason),
+                cursor=cursor_with_versions(decision.cursor, versions),
+                asset_events=events,
+            )
         request = RunRequest(
             run_key=f"stream-{decision.cursor.attempts}-{uuid.uuid4().hex[:8]}",
             tags={STREAM_TAG: query, "smartmeter/attempt": str(decision.cursor.attempts)},
         )
         return SensorResult(
-            run_requests=[request], cursor=sensor_cursor(decision.cursor, versions), asset_events=events
+            run_requests=[request], cursor=cursor_with_versions(decision.cursor, versions), asset_events=events
         )
 
     return smart_meter_stream_sensor

@@ -24,7 +24,7 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.reconcile import reconcile_aggregates
 from smartmeter_assets.stream.window import WindowSpec
-from smartmeter_assets_tests.stream_readings import Published, ensure_topic, publish
+from smartmeter_assets.testbed.stream_readings import Published, ensure_topic, publish
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Messages follow the contract (14 fields, JSON, key = meter_id), in day order like the replay
 publishes them; ``poison`` messages are mixed in at known positions so a test can find each one in
-``rejected/``. Published with kafka-python, lz4, by the test itself (not the project's publisher,
+``rejected/``. Published with kafka-python, lz4, straight from here (not the project's publisher,
 so a bug there cannot hide one here).
 """
 
