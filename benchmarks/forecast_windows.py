@@ -25,10 +25,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from smartmeter_assets.contracts import HOUSEHOLDS_FILE, UNKNOWN_ACORN_CATEGORY, WEATHER_HOURLY_FILE  # noqa: E402
+from smartmeter_assets.contracts import UNKNOWN_ACORN_CATEGORY, WEATHER_HOURLY_FILE  # noqa: E402
 from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
 from smartmeter_assets.reports import forecast  # noqa: E402
 from smartmeter_assets.sample_data.injection import _meter_series, _read_blocks  # noqa: E402
+from smartmeter_assets.sources.households import read_households  # noqa: E402
 
 
 def readings_with_context(source: Path) -> pd.DataFrame:
@@ -37,8 +38,8 @@ def readings_with_context(source: Path) -> pd.DataFrame:
         [pd.DataFrame({"meter_id": m.meter_id, "timestamp": m.stamps, "energy_kwh": m.energy}) for m in meters],
         ignore_index=True,
     )
-    households = pd.read_csv(source / HOUSEHOLDS_FILE, usecols=["LCLid", "Acorn"])
-    category = households.set_index("LCLid")["Acorn"]
+    households = read_households(source).frame  # the category the lake carries: the ACORN group name
+    category = households.set_index("meter_id")["acorn_category"]
     readings["acorn_category"] = readings["meter_id"].map(category).fillna(UNKNOWN_ACORN_CATEGORY)
     weather = pd.read_csv(source / WEATHER_HOURLY_FILE, parse_dates=["time"]).drop_duplicates("time")
     readings["temperature"] = readings["timestamp"].dt.floor("h").map(weather.set_index("time")["temperature"])
