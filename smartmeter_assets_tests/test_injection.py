@@ -17,6 +17,8 @@ from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.sample_data.injection import InjectionError, InjectionSpec, inject
 from smartmeter_assets.sources.readings import block_files, read_block
 
+SPIKE, NIGHT, SURGE = (k.value for k in list(InjectedAnomaly)[:3])
+
 #: Summer time included, so the London windows are tested an hour off GMT.
 SOURCE = SampleSpec(households=12, days=70, start=date(2013, 3, 4), seed=5)
 
@@ -96,3 +98,25 @@ def test_the_command_refuses_a_folder_it_cannot_use(
         inject(source, source)
     assert main(["inject", "--data-dir", str(source), "--out", str(tmp_path / "ok"), "--seed", "9"]) == 0
     assert "zeroed_window_events" in capsys.readouterr().out
+
+
+def test_high_events_rise_above_their_floor_for_their_length(source: Path, tmp_path: Path) -> None:
+    """Spikes, night use and weekend surges may be weak (another tool's may be), but stay events.
+
+    Every reading of such an event rises by at least its kind's floor (a fault spike 0.8 kWh, night
+    use 0.2, a weekend surge 0.3) and the events have their kind's length in half-hours.
+    """
+    out = tmp_path / "injected"
+    inject(source, out, InjectionSpec(seed=6, events_per_kind=6))
+    truth = read_ground_truth(out)
+    before, after = readings(source), readings(out)
+    keys = pd.MultiIndex.from_frame(truth[["meter_id", "timestamp"]])
+    rise = pd.Series((after.loc[keys] - before.loc[keys]).to_numpy(), index=truth.index)
+    floors = {SPIKE: 0.8, NIGHT: 0.2, SURGE: 0.3}
+    lengths = {SPIKE: (1, 2), NIGHT: (2, 6), SURGE: (2, 9)}
+    events = truth.assign(rise=rise, run=(truth["timestamp"].diff() != pd.Timedelta(minutes=30)).cumsum())
+    for kind, floor in floors.items():
+        own = events[events["kind"] == kind]
+        assert len(own) and (own["rise"] >= floor - 0.001).all()
+        low, high = lengths[kind]
+        assert own.groupby(["meter_id", "run"]).size().between(low, high).all()

@@ -91,3 +91,27 @@ def test_backtest_says_how_much_history_it_needs() -> None:
     assert forecast.not_computed(raised.value) == {
         "computed": False, "reason": "not computed: needs 28 days, has 20", "needs_days": 28, "has_days": 20,
     }  # fmt: skip
+
+
+def test_same_type_mean_is_read_off_the_last_days_of_the_same_type() -> None:
+    series = synthetic_series(21)
+    frame = forecast.feature_frame(series)
+    row = frame[(frame["acorn_category"] == "Affluent") & (frame["timestamp"] == pd.Timestamp("2013-01-26 12:00"))]
+    own = series[series["acorn_category"] == "Affluent"].set_index("timestamp")["kwh_per_meter"]
+    # Saturday 26 January: the weekend days before it are 20, 19, 13 and 12 January
+    weekend_days = [own[pd.Timestamp(f"2013-01-{day} 12:00")] for day in (20, 19, 13, 12)]
+    persistence = row["persistence"].iloc[0]
+    assert row["same_type_mean"].iloc[0] * persistence == pytest.approx(sum(weekend_days) / 4)
+
+
+def test_each_level_is_forecast_by_its_own_model() -> None:
+    """A tiny, noisy category beside the portfolio must not change the portfolio's forecast."""
+    series = synthetic_series(42)
+    portfolio = series[series["acorn_category"] == "Affluent"].assign(acorn_category=forecast.PORTFOLIO)
+    rng = np.random.default_rng(3)
+    noisy = portfolio.assign(acorn_category="ACORN-X", meters=1)
+    noisy["kwh_per_meter"] = noisy["kwh_per_meter"] * rng.lognormal(0, 0.8, len(noisy))
+    alone = forecast.backtest(portfolio, holdout_days=7).predictions
+    beside = forecast.backtest(pd.concat([portfolio, noisy]), holdout_days=7).predictions
+    beside = beside[beside["acorn_category"] == forecast.PORTFOLIO].reset_index(drop=True)
+    assert np.allclose(alone["forecast"], beside["forecast"])

@@ -226,3 +226,26 @@ def test_the_detector_judges_a_short_run_without_a_weekend() -> None:
     readings = pd.DataFrame({"meter_id": "MAC000001", "timestamp": stamps, "energy_kwh": energy})
     result = meter_day_detector.judge(readings, [date(2013, 1, 7), date(2013, 1, 8)])
     assert len(result.meter_days) == 2
+
+
+def test_a_spike_is_judged_against_the_meter_s_record_at_that_time_of_day() -> None:
+    """A 2 kWh shower every morning hides no 1.6 kWh fault jump at 03:00."""
+    readings = households()
+    for day in range(DAYS):
+        overwrite(readings, "M1", london(day, 7), 1, 2.0)  # the morning shower: a lone half-hour, daily
+    overwrite(readings, "M1", london(24, 3), 1, 1.6)  # a Thursday: no weekend evidence beside it
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 24, SPIKE)}
+
+
+def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
+    """A meter reading 0.000 at night has no baseload ratio: the day's lower quartile stands in."""
+    readings = households()
+    quiet = (readings["meter_id"] == "M2") & readings["timestamp"].dt.hour.isin([1, 2, 3, 4])
+    readings.loc[quiet, "energy_kwh"] = 0.0
+    overwrite(readings, "M2", london(20, 0), 2 * 48, lambda e: np.round(e * 0.3, 3))
+    overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.01, 3))  # a home switched off
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M2", 20, SCALED)}

@@ -8,12 +8,17 @@ for instance), writes a copy whose readings carry events of all six
 
 Every event is drawn at random, so no detector can lean on one magnitude, position or length:
 
-- ``meter_fault_spike``: 1-2 half-hours at any time, set to 2-6 kWh or raised by 1-3x the meter's
-  own 99th percentile;
+- ``meter_fault_spike``: 1-2 half-hours at any time, set to 2-6 kWh or raised by 0.8-3x the
+  meter's own 99th percentile, at least 0.8 kWh above the reading it replaces;
 - ``night_usage``: 2-6 consecutive half-hours between 02:00 and 05:00 London time, set to
-  0.6-1.5 kWh or raised by 0.3-1.2 kWh;
+  0.5-1.5 kWh or raised by 0.25-1.2 kWh, at least 0.2 kWh above the reading;
 - ``weekend_daytime_surge``: 2-9 consecutive half-hours of a Saturday or Sunday between 09:00 and
-  17:00 London time, set to 1.6-3 kWh or raised by 0.8-2 kWh;
+  17:00 London time, set to 1.5-3 kWh or raised by 0.6-2 kWh, at least 0.3 kWh above the reading;
+
+The ranges reach below the fixed rules' thresholds' neighbourhood (0.5 kWh at night, 1.5 kWh on
+weekend days, 2 kWh anywhere) and below the project's own sample events, because a tool the
+project has never seen may inject weaker and shorter events than ours: a detector must not be
+tuned to the easy end.
 - ``flat_line``: 1-3 whole days of one repeated value (the meter's median, its last reading
   before, or 0.02-0.15 kWh), from London midnight or from any half-hour;
 - ``scaled_down``: 1-5 whole London days multiplied by a factor of 0.1-0.5;
@@ -134,8 +139,8 @@ def _spike(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     if rng.random() < 0.5:
         values = rng.uniform(2.0, 6.0, len(rows))
     else:
-        values = current + series.p99 * rng.uniform(1.0, 3.0, len(rows))
-    return rows, np.maximum(values, current + 1.0)
+        values = current + series.p99 * rng.uniform(0.8, 3.0, len(rows))
+    return rows, np.maximum(values, current + 0.8)
 
 
 def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -146,8 +151,8 @@ def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
         return None
     current = series.energy[rows]
     absolute = rng.random() < 0.5
-    values = rng.uniform(0.6, 1.5, len(rows)) if absolute else current + rng.uniform(0.3, 1.2, len(rows))
-    return rows, np.maximum(values, current + 0.3)
+    values = rng.uniform(0.5, 1.5, len(rows)) if absolute else current + rng.uniform(0.25, 1.2, len(rows))
+    return rows, np.maximum(values, current + 0.2)
 
 
 def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -160,8 +165,8 @@ def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
         return None
     current = series.energy[rows]
     absolute = rng.random() < 0.5
-    values = rng.uniform(1.6, 3.0, len(rows)) if absolute else current + rng.uniform(0.8, 2.0, len(rows))
-    return rows, np.maximum(values, current + 0.5)
+    values = rng.uniform(1.5, 3.0, len(rows)) if absolute else current + rng.uniform(0.6, 2.0, len(rows))
+    return rows, np.maximum(values, current + 0.3)
 
 
 def _flat(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
