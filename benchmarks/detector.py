@@ -19,7 +19,6 @@ Default folder: the committed sample (which carries its own ground truth: then o
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -27,14 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from smartmeter_assets.contracts import InjectedAnomaly  # noqa: E402
-from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
-from smartmeter_assets.reports import meter_day_detector, scoring  # noqa: E402
-from smartmeter_assets.reports.london_time import london_day  # noqa: E402
-from smartmeter_assets.sample_data.injection import (  # noqa: E402
+from smartmeter_assets.contracts import InjectedAnomaly
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.reports import meter_day_detector, scoring
+from smartmeter_assets.reports.london_time import london_day
+from smartmeter_assets.sample_data.injection import (
     InjectionSpec,
     MeterSeries,
     _meter_series,

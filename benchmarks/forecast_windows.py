@@ -15,21 +15,17 @@ goal's verdict for every level::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from smartmeter_assets.contracts import UNKNOWN_ACORN_CATEGORY, WEATHER_HOURLY_FILE  # noqa: E402
-from smartmeter_assets.exit_status import run_entry_point  # noqa: E402
-from smartmeter_assets.reports import forecast  # noqa: E402
-from smartmeter_assets.sample_data.injection import _meter_series, _read_blocks  # noqa: E402
-from smartmeter_assets.sources.households import read_households  # noqa: E402
+from smartmeter_assets.contracts import UNKNOWN_ACORN_CATEGORY, WEATHER_HOURLY_FILE
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.reports import forecast
+from smartmeter_assets.sample_data.injection import _meter_series, _read_blocks
+from smartmeter_assets.sources.households import read_households
 
 
 def readings_with_context(source: Path) -> pd.DataFrame:
