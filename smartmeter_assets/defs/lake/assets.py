@@ -1,6 +1,6 @@
 """The lake's Delta tables as observable assets: Dagster sees them, the Spark stream writes them."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from dagster import (
     AssetExecutionContext,
@@ -22,6 +22,9 @@ GROUP = "lake"
 TOPIC_ASSET = "smart_meter_topic"
 #: Dagster's tag for an observation's data version (what ObserveResult(data_version=...) sets).
 DATA_VERSION_TAG = "dagster/data_version"
+#: Dagster's metadata key for when an observed asset's data last changed: its freshness check reads
+#: it, and counts an observation without it as "never updated".
+LAST_UPDATED_METADATA = "dagster/last_updated_timestamp"
 
 
 def lake_asset_key(table: LakeTable) -> AssetKey:
@@ -53,18 +56,32 @@ def observation_metadata(lake: Lake, seen: TableObservation) -> dict[str, object
         "partitions": len(per_day),
         "rows_per_partition": MetadataValue.json(per_day),
         "location": lake.url(seen.table),
+        **(
+            {LAST_UPDATED_METADATA: MetadataValue.timestamp(seen.newest_file_time)}
+            if seen.newest_file_time is not None
+            else {}
+        ),
     }
 
 
-def observation_events(lake: Lake) -> list[AssetObservation]:
-    """The four tables as AssetObservations (what the stream sensor reports on every tick)."""
+def observation_events(
+    lake: Lake, extra: Mapping[AssetKey, Mapping[str, object]] | None = None
+) -> list[AssetObservation]:
+    """The four tables as AssetObservations (what the stream sensor reports on every tick).
+
+    ``extra`` adds metadata to a table's observation (the sensor's lag on ``lake_raw``) rather
+    than as an observation of its own: Dagster judges an observed asset by its LATEST observation
+    only, so every one must carry the data version (the reports' refresh compares it) and the
+    last update time (the freshness check reads it).
+    """
     events = []
     for table in LAKE_TABLES:
+        key = lake_asset_key(table)
         seen = observe_table(lake, table)
         events.append(
             AssetObservation(
-                asset_key=lake_asset_key(table),
-                metadata=observation_metadata(lake, seen),
+                asset_key=key,
+                metadata={**observation_metadata(lake, seen), **(extra or {}).get(key, {})},
                 tags={DATA_VERSION_TAG: seen.data_version},
             )
         )

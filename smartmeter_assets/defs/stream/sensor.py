@@ -2,9 +2,10 @@
 
 Every tick it (1) decides with :func:`smartmeter_assets.supervision.decide` whether to start the
 stream job (state in the cursor, never in a module variable), (2) observes the four lake tables
-from their Delta logs, (3) reports the stream's lag per partition (true topic end minus the
-offsets the stream committed) and (4) records the supervisor's health as an asset check result,
-so giving up shows as a failed check in the UI, not only as a log line.
+from their Delta logs, (3) adds the stream's lag per partition (true topic end minus the
+offsets the stream committed) to ``lake_raw``'s observation and (4) records the supervisor's
+health as an asset check result, so giving up shows as a failed check in the UI, not only as a
+log line.
 
 Giving up holds (every tick: no run, the check failed) until a user resets it from the UI, once
 the cause is fixed: launch the ``smart_meter_stream`` job (Jobs > smart_meter_stream > Launchpad),
@@ -91,20 +92,17 @@ def stream_runs(instance: DagsterInstance, query_name: str) -> tuple[StreamRun |
     return current, last
 
 
-def lag_observation(settings: Settings) -> AssetObservation | None:
-    """Lag per partition on ``lake_raw``; None when the broker cannot be reached."""
+def lag_metadata(settings: Settings) -> dict[str, object]:
+    """Lag per partition, for ``lake_raw``'s observation; empty when the broker cannot be reached."""
     measured = measure_lag(settings)
     if measured is None:
-        return None
-    return AssetObservation(
-        asset_key=lake_asset_key(RAW),
-        metadata={
-            "stream_lag": measured.total,
-            "stream_lag_per_partition": MetadataValue.json({str(p): n for p, n in measured.per_partition.items()}),
-            "topic_end_offsets": MetadataValue.json({str(p): n for p, n in measured.end_offsets.items()}),
-            "committed_offsets": MetadataValue.json({str(p): n for p, n in sorted(measured.committed.items())}),
-        },
-    )
+        return {}
+    return {
+        "stream_lag": measured.total,
+        "stream_lag_per_partition": MetadataValue.json({str(p): n for p, n in measured.per_partition.items()}),
+        "topic_end_offsets": MetadataValue.json({str(p): n for p, n in measured.end_offsets.items()}),
+        "committed_offsets": MetadataValue.json({str(p): n for p, n in sorted(measured.committed.items())}),
+    }
 
 
 def supervision_evaluation(passed: bool, reason: str, failures: int, attempts: int) -> AssetCheckEvaluation:
@@ -134,10 +132,9 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         active, last = stream_runs(context.instance, query)
         decision = decide(cursor, active, last, time.time(), policy)
 
-        events: list[AssetObservation | AssetCheckEvaluation] = list(observation_events(lake))
-        lag_event = lag_observation(settings)
-        if lag_event is not None:
-            events.append(lag_event)
+        events: list[AssetObservation | AssetCheckEvaluation] = [
+            *observation_events(lake, extra={lake_asset_key(RAW): lag_metadata(settings)})
+        ]
         events.append(
             supervision_evaluation(
                 decision.action != Action.GIVE_UP,
