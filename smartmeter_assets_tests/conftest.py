@@ -18,4 +18,5 @@ pytest_plugins = [
     "smartmeter_assets_tests.fixtures.s3",
     "smartmeter_assets_tests.fixtures.report_lake",
     "smartmeter_assets_tests.fixtures.spark",
+    "smartmeter_assets_tests.fixtures.embedded_up",
 ]
