@@ -35,7 +35,8 @@ from smartmeter_assets.settings import Settings
 
 REFRESH_SENSOR = "reports_refresh_sensor"
 CRON_TIMEZONE = "UTC"
-#: How often the daemon evaluates the condition (Dagster's minimum for automation sensors is 30 s).
+#: How often the daemon evaluates the condition (Dagster's default for automation sensors): the cron
+#: decides how often reports run, this only how soon after a tick they are requested.
 EVALUATION_SECONDS = 30
 REFRESHED = [report for report in REPORT_ASSETS if report.key != AssetKey(ALERTS_TABLE)]
 
