@@ -129,9 +129,13 @@ def test_a_report_refreshed_by_itself_shows_its_plot(embedded_up: EmbeddedUp, pa
         expect(page.get_by_text("Latest materialization")).to_be_visible()
         row = page.locator("tr").filter(has=page.get_by_text("plot", exact=True))
         expect(row).to_have_count(1)
-        row.get_by_text("[Show Markdown]").click()
     with seen(page, tmp_path, "report_plot"):
-        plot = page.get_by_role("dialog").get_by_role("img", name=REPORT)
+        show = row.get_by_text("[Show Markdown]")
+        if show.count():  # a long Markdown value (a real plot) opens in a dialog; a short one shows in the row
+            show.click()
+            plot = page.get_by_role("dialog").get_by_role("img", name=REPORT)
+        else:
+            plot = row.get_by_role("img", name=REPORT)
         expect(plot).to_be_visible()
         size = plot.evaluate("image => image.complete ? image.naturalWidth : 0")
         assert size > 0, "the plot's <img> did not load (naturalWidth 0)"
