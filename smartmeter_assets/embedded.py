@@ -2,9 +2,10 @@
 
 Everything started here is stopped here: on Ctrl-C (or SIGTERM) the whole process tree under
 ``dagster dev`` (run workers, the stream's Python driver and its Spark JVM) is snapshotted, asked
-to stop, then killed if it lingers, and the broker goes last. The broker is in-memory, so a
-second ``make up`` starts with an empty topic while the lake, the Dagster history and the Spark
-checkpoint remain; the stream treats the new topic as new and the replay goes on with the next day.
+to stop, then killed if it lingers, and the broker goes last. The broker is Apache Kafka (one
+KRaft node) keeping its log on disk under ``<home>/kafka/``, so a second ``make up`` finds the
+topic and what was published to it, beside the lake, the Dagster history and the Spark
+checkpoint: the stream resumes from its committed offsets and the replay goes on with the next day.
 """
 
 from __future__ import annotations

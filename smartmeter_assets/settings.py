@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     anomaly_rate_max: float = Field(
         default=0.05, ge=0, le=1, description="Upper bound of the anomaly-rate check (anomalies / raw)."
     )
+    reports_refresh_cron: str = Field(
+        default="*/5 * * * *",
+        description="When the report assets are refreshed if the lake changed since their last run (cron, UTC).",
+    )
+    lake_freshness_minutes: int = Field(
+        default=60, ge=1, description="raw/ is stale (WARN check) when its newest file is older than this."
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

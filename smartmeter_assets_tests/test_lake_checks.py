@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import AssetCheckKey, AssetKey, DagsterInstance
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetObservation,
+    DagsterInstance,
+)
 from deltalake import write_deltalake
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW
 from smartmeter_assets.definitions import build_definitions
+from smartmeter_assets.defs.lake.assets import observation_events, observation_metadata
+from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.lake_builder import raw_row, write_rows
@@ -81,3 +91,37 @@ def window_row(start: datetime, readings: int) -> dict[str, object]:
         "reading_count": readings,
         "window_date": start.date(),
     }
+
+
+def test_freshness_is_dagsters_check_on_raws_newest_file_and_warns_when_stale(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, lake_freshness_minutes=30)
+    lake = Lake(settings.lake_root)
+    key = AssetCheckKey(AssetKey("lake_raw"), "freshness_check")
+    job = (
+        build_definitions(settings)
+        .resolve_implicit_global_asset_job_def()
+        .get_subset(asset_selection=set(), asset_check_selection={key})
+    )
+    with DagsterInstance.ephemeral() as instance:
+
+        def judge() -> AssetCheckEvaluation:
+            [evaluation] = job.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()
+            assert evaluation.severity == AssetCheckSeverity.WARN  # smartmeter run warns, never fails, on it
+            return evaluation
+
+        assert not judge().passed  # never observed: never updated
+
+        write_rows(lake, RAW, [raw_row("A", datetime(2013, 1, 1), 0.2)])
+        for event in observation_events(lake, extra={AssetKey("lake_raw"): {"stream_lag": 0}}):
+            instance.report_runless_asset_event(event)
+        assert judge().passed, "raw/ written a moment ago is fresh"
+
+        seen = observe_table(lake, RAW)
+        assert seen.newest_file_time is not None
+        stale = replace(seen, newest_file_time=seen.newest_file_time - 31 * 60)
+        instance.report_runless_asset_event(
+            AssetObservation(asset_key=AssetKey("lake_raw"), metadata=observation_metadata(lake, stale))
+        )
+        overdue = judge()
+        assert not overdue.passed, "raw/ whose newest file is 31 minutes old is not fresh within 30"
+        assert overdue.metadata["dagster/last_updated_timestamp"].value == stale.newest_file_time

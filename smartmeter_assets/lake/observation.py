@@ -24,6 +24,7 @@ class TableObservation:
     files: int = 0
     bytes: int = 0
     newest_event_time: str | None = None
+    newest_file_time: float | None = None  # epoch seconds: when the newest data file was written
     rows_per_partition: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -69,5 +70,6 @@ def observe_table(lake: Lake, table: LakeTable) -> TableObservation:
         files=actions.num_rows,
         bytes=int(pc.sum(actions["size_bytes"]).as_py() or 0),
         newest_event_time=newest,
+        newest_file_time=pc.max(actions["modification_time"]).as_py() / 1000.0,
         rows_per_partition=dict(sorted(per_partition.items())),
     )

@@ -1,6 +1,7 @@
 """The lake's Delta tables as observable assets: Dagster sees them, the Spark stream writes them."""
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from dagster import (
     AssetExecutionContext,
@@ -22,6 +23,9 @@ GROUP = "lake"
 TOPIC_ASSET = "smart_meter_topic"
 #: Dagster's tag for an observation's data version (what ObserveResult(data_version=...) sets).
 DATA_VERSION_TAG = "dagster/data_version"
+#: Dagster's metadata key for when an observed asset's data last changed: its freshness check reads
+#: it, and counts an observation without it as "never updated".
+LAST_UPDATED_METADATA = "dagster/last_updated_timestamp"
 
 
 def lake_asset_key(table: LakeTable) -> AssetKey:
@@ -53,40 +57,93 @@ def observation_metadata(lake: Lake, seen: TableObservation) -> dict[str, object
         "partitions": len(per_day),
         "rows_per_partition": MetadataValue.json(per_day),
         "location": lake.url(seen.table),
+        **({} if seen.newest_file_time is None else last_updated_metadata(seen.newest_file_time)),
     }
 
 
-def observation_event(lake: Lake, table: LakeTable) -> AssetObservation:
-    """One table as an AssetObservation, its data version the Delta version."""
+def last_updated_metadata(epoch_seconds: float) -> dict[str, object]:
+    return {LAST_UPDATED_METADATA: MetadataValue.timestamp(epoch_seconds)}
+
+
+def observation_event(
+    lake: Lake, table: LakeTable, extra: Mapping[str, object] | None = None
+) -> tuple[AssetObservation, TableObservation]:
+    """One table as an AssetObservation (its data version the Delta version), and what was seen.
+
+    ``extra`` adds metadata to the table's observation (the sensor's lag on ``lake_raw``) rather
+    than as an observation of its own: Dagster judges an observed asset by its LATEST observation
+    only, so every one must carry the data version (the reports' refresh compares it) and the last
+    update time (the freshness check reads it).
+    """
     seen = observe_table(lake, table)
-    return AssetObservation(
+    event = AssetObservation(
         asset_key=lake_asset_key(table),
-        metadata=observation_metadata(lake, seen),
+        metadata={**observation_metadata(lake, seen), **(extra or {})},
         tags={DATA_VERSION_TAG: seen.data_version},
     )
+    return event, seen
 
 
-def observation_events(lake: Lake) -> list[AssetObservation]:
+def observation_events(
+    lake: Lake, extra: Mapping[AssetKey, Mapping[str, object]] | None = None
+) -> list[AssetObservation]:
     """The four tables as AssetObservations (what ``smartmeter run`` reports once at its end)."""
-    return [observation_event(lake, table) for table in LAKE_TABLES]
+    return [observation_event(lake, table, (extra or {}).get(lake_asset_key(table)))[0] for table in LAKE_TABLES]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the stream sensor remembers of a table between ticks (kept in its cursor)."""
+
+    version: int | None
+    last_updated: float | None  # epoch seconds of the newest data file, as last observed
+
+    def to_json(self) -> list[object]:
+        return [self.version, self.last_updated]
+
+    @classmethod
+    def from_json(cls, value: list[object]) -> "Observed":
+        version, last_updated = value
+        return cls(None if version is None else int(version), None if last_updated is None else float(last_updated))
 
 
 def changed_observation_events(
-    lake: Lake, last_versions: Mapping[str, int | None]
-) -> tuple[list[AssetObservation], dict[str, int | None]]:
-    """Observations of the tables whose Delta version moved since ``last_versions``, and the versions now.
+    lake: Lake,
+    last: Mapping[str, Observed],
+    extra: Mapping[AssetKey, Mapping[str, object]] | None = None,
+    extra_moved: bool = False,
+) -> tuple[list[AssetObservation], dict[str, Observed]]:
+    """Observations of the tables whose Delta version moved since ``last``, and what is known now.
 
     The stream sensor ticks every few seconds for months: observing an unchanged table again would
-    re-aggregate every file's statistics and add an event to the log for nothing. A table never
-    seen before (absent from ``last_versions``) is observed once, even when still empty.
+    re-aggregate every file's statistics and add an event to the log for nothing. Only its Delta
+    version is read (from the log's newest checkpoint on). A table never seen before (absent from
+    ``last``) is observed once, even when still empty. ``extra`` metadata (the lag on ``lake_raw``)
+    joins a table's observation; for an unchanged table it goes out alone only when it moved
+    (``extra_moved``), in a light observation that still carries the remembered data version and
+    last update, so the latest observation is always a whole one for Dagster.
     """
     events: list[AssetObservation] = []
-    versions: dict[str, int | None] = {}
+    now: dict[str, Observed] = {}
     for table in LAKE_TABLES:
-        versions[table.name] = table_version(lake, table)
-        if table.name not in last_versions or last_versions[table.name] != versions[table.name]:
-            events.append(observation_event(lake, table))
-    return events, versions
+        key = lake_asset_key(table)
+        more = (extra or {}).get(key) or {}
+        before = last.get(table.name)
+        if before is None or before.version != table_version(lake, table):
+            event, seen = observation_event(lake, table, more)
+            events.append(event)
+            now[table.name] = Observed(seen.version, seen.newest_file_time)
+            continue
+        now[table.name] = before
+        if more and extra_moved:
+            updated = {} if before.last_updated is None else last_updated_metadata(before.last_updated)
+            unchanged = TableObservation(table=table.name, version=before.version)
+            events.append(
+                AssetObservation(
+                    asset_key=key, metadata={**more, **updated}, tags={DATA_VERSION_TAG: unchanged.data_version}
+                )
+            )
+    return events, now
 
 
 @multi_observable_source_asset(specs=LAKE_SPECS, name="lake_tables", can_subset=True)

@@ -5,7 +5,6 @@ in the run's metadata (files before/after per table) and as observations on the 
 """
 
 from dagster import (
-    AssetObservation,
     Config,
     DefaultScheduleStatus,
     JobDefinition,
@@ -18,7 +17,7 @@ from dagster import (
 )
 
 from smartmeter_assets.contracts import LAKE_TABLES
-from smartmeter_assets.defs.lake.assets import lake_asset_key
+from smartmeter_assets.defs.lake.assets import lake_asset_key, observation_events
 from smartmeter_assets.defs.lake.resources import LakeResource
 from smartmeter_assets.lake.maintenance import maintain_lake
 from smartmeter_assets.settings import Settings
@@ -38,13 +37,11 @@ def maintain(context: OpExecutionContext, config: MaintenanceConfig, lake: LakeR
     results = maintain_lake(lake.lake(), retention_hours=config.retention_hours, settle_days=config.settle_days)
     for result in results:
         context.log.info(f"{result.table}: {result.as_dict()}")
-        if result.table in _KEYS:
-            context.log_event(
-                AssetObservation(
-                    asset_key=_KEYS[result.table],
-                    metadata={"files": result.files_after, "maintenance": MetadataValue.json(result.as_dict())},
-                )
-            )
+    # a whole observation per table (data version, last update), not only what maintenance did:
+    # Dagster judges an observed asset by its latest observation alone
+    done = {_KEYS[r.table]: {"maintenance": MetadataValue.json(r.as_dict())} for r in results if r.table in _KEYS}
+    for event in observation_events(lake.lake(), extra=done):
+        context.log_event(event)
     summary = {r.table: MetadataValue.json(r.as_dict()) for r in results}
     return Output(None, metadata=summary)
 

@@ -2,10 +2,11 @@
 
 Every tick it (1) decides with :func:`smartmeter_assets.supervision.decide` whether to start the
 stream job (state in the cursor, never in a module variable), (2) observes, from their Delta
-logs, those of the four lake tables whose version moved since its last tick (the versions it saw
-are kept in the cursor too), (3) reports the stream's lag per partition (true topic end minus the
-offsets the stream committed) and (4) records the supervisor's health as an asset check result,
-so giving up shows as a failed check in the UI, not only as a log line.
+logs, those of the four lake tables whose version moved since its last tick (what it saw of each
+is kept in the cursor too), (3) adds the stream's lag per partition (true topic end minus the
+offsets the stream committed) to ``lake_raw``'s observation when the lag moved, and (4) records
+the supervisor's health as an asset check result, so giving up shows as a failed check in the UI,
+not only as a log line. An idle pipeline adds nothing to the event log but that check.
 
 Giving up holds (every tick: no run, the check failed) until a user resets it from the UI, once
 the cause is fixed: launch the ``smart_meter_stream`` job (Jobs > smart_meter_stream > Launchpad),
@@ -16,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 
 from dagster import (
     AssetCheckEvaluation,
@@ -35,7 +37,7 @@ from dagster import (
 )
 
 from smartmeter_assets.contracts import RAW
-from smartmeter_assets.defs.lake.assets import changed_observation_events, lake_asset_key
+from smartmeter_assets.defs.lake.assets import Observed, changed_observation_events, lake_asset_key
 from smartmeter_assets.defs.stream.job import STREAM_JOB, STREAM_TAG
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
@@ -94,20 +96,17 @@ def stream_runs(instance: DagsterInstance, query_name: str) -> tuple[StreamRun |
     return current, last
 
 
-def lag_observation(settings: Settings) -> AssetObservation | None:
-    """Lag per partition on ``lake_raw``; None when the broker cannot be reached."""
+def lag_metadata(settings: Settings) -> dict[str, object]:
+    """Lag per partition, for ``lake_raw``'s observation; empty when the broker cannot be reached."""
     measured = measure_lag(settings)
     if measured is None:
-        return None
-    return AssetObservation(
-        asset_key=lake_asset_key(RAW),
-        metadata={
-            "stream_lag": measured.total,
-            "stream_lag_per_partition": MetadataValue.json({str(p): n for p, n in measured.per_partition.items()}),
-            "topic_end_offsets": MetadataValue.json({str(p): n for p, n in measured.end_offsets.items()}),
-            "committed_offsets": MetadataValue.json({str(p): n for p, n in sorted(measured.committed.items())}),
-        },
-    )
+        return {}
+    return {
+        "stream_lag": measured.total,
+        "stream_lag_per_partition": MetadataValue.json({str(p): n for p, n in measured.per_partition.items()}),
+        "topic_end_offsets": MetadataValue.json({str(p): n for p, n in measured.end_offsets.items()}),
+        "committed_offsets": MetadataValue.json({str(p): n for p, n in sorted(measured.committed.items())}),
+    }
 
 
 def supervise(instance: DagsterInstance, settings: Settings, cursor: SupervisorCursor) -> Decision:
@@ -147,23 +146,38 @@ def supervision_evaluation(decision: Decision) -> AssetCheckEvaluation:
     )
 
 
-#: The cursor key holding the Delta version of each lake table at the last observation.
-OBSERVED_VERSIONS = "observed_versions"
+def lag_signature(lag: dict[str, object]) -> str:
+    """What identifies a lag reading: the end and committed offsets (the total follows from them)."""
+    return json.dumps([str(lag["topic_end_offsets"]), str(lag["committed_offsets"])])
 
 
-def observed_versions(cursor: str | None) -> dict[str, int | None]:
-    """The versions the last tick observed; an empty or older cursor means "observe everything"."""
-    if not cursor:
-        return {}
-    return dict(json.loads(cursor).get(OBSERVED_VERSIONS, {}))
+@dataclass(frozen=True)
+class SensorState:
+    """What the sensor remembers beside the supervisor's state: each table as last observed and the
+    last lag reported, so an unchanged table or lag is neither re-read nor re-reported."""
+
+    tables: dict[str, Observed] = field(default_factory=dict)
+    lag: str = ""
+
+    def cursor(self, supervisor: SupervisorCursor) -> str:
+        """One JSON object: the supervisor's state and this one side by side. Clearing the cursor from
+        the UI resets both, which is what a user resetting the sensor wants."""
+        observed = {name: seen.to_json() for name, seen in self.tables.items()}
+        return json.dumps({**json.loads(supervisor.to_json()), OBSERVED: observed, REPORTED_LAG: self.lag})
 
 
-def cursor_with_versions(supervisor: SupervisorCursor, versions: dict[str, int | None]) -> str:
-    """One JSON object: the supervisor's state and the observed versions side by side.
+#: Cursor keys beside the supervisor's.
+OBSERVED, REPORTED_LAG = "observed", "reported_lag"
 
-    Clearing the cursor from the UI resets both, which is what a user resetting the sensor wants.
-    """
-    return json.dumps({**json.loads(supervisor.to_json()), OBSERVED_VERSIONS: versions})
+
+def remembered_state(cursor: str | None) -> SensorState:
+    """The state the last tick left; an empty or older cursor means "observe and report everything"."""
+    data = json.loads(cursor) if cursor else {}
+    observed = data.get(OBSERVED)
+    if not isinstance(observed, dict):
+        return SensorState()
+    tables = {name: Observed.from_json(value) for name, value in observed.items()}
+    return SensorState(tables, str(data.get(REPORTED_LAG, "")))
 
 
 def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> SensorDefinition:
@@ -180,12 +194,14 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
     def smart_meter_stream_sensor(context: SensorEvaluationContext) -> SensorResult:
         decision = supervise(context.instance, settings, SupervisorCursor.from_json(context.cursor))
 
-        observations, versions = changed_observation_events(lake, observed_versions(context.cursor))
-        events: list[AssetObservation | AssetCheckEvaluation] = list(observations)
-        lag_event = lag_observation(settings)
-        if lag_event is not None:
-            events.append(lag_event)
-        events.append(supervision_evaluation(decision))
+        remembered = remembered_state(context.cursor)
+        lag = lag_metadata(settings)
+        lag_moved = bool(lag) and lag_signature(lag) != remembered.lag
+        observations, observed = changed_observation_events(
+            lake, remembered.tables, extra={lake_asset_key(RAW): lag}, extra_moved=lag_moved
+        )
+        events: list[AssetObservation | AssetCheckEvaluation] = [*observations, supervision_evaluation(decision)]
+        state = SensorState(observed, lag_signature(lag) if lag else remembered.lag)
 
         if decision.action == Action.GIVE_UP:
             context.log.error(decision.reason)
@@ -194,15 +210,13 @@ def build_stream_sensor(settings: Settings, interval_seconds: int = 15) -> Senso
         if decision.action != Action.START:
             return SensorResult(
                 skip_reason=SkipReason(decision.reason),
-                cursor=cursor_with_versions(decision.cursor, versions),
+                cursor=state.cursor(decision.cursor),
                 asset_events=events,
             )
         request = RunRequest(
             run_key=f"stream-{decision.cursor.attempts}-{uuid.uuid4().hex[:8]}",
             tags={STREAM_TAG: query, "smartmeter/attempt": str(decision.cursor.attempts)},
         )
-        return SensorResult(
-            run_requests=[request], cursor=cursor_with_versions(decision.cursor, versions), asset_events=events
-        )
+        return SensorResult(run_requests=[request], cursor=state.cursor(decision.cursor), asset_events=events)
 
     return smart_meter_stream_sensor
