@@ -36,10 +36,10 @@ from smartmeter_assets.lake.storage import InsecureEndpointError, Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
 from smartmeter_assets.stream.truststore import java_truststore, jvm_default_truststore, jvm_home
+from smartmeter_assets.testbed.stream_kill import job_environment
+from smartmeter_assets.testbed.stream_readings import ensure_topic, publish
 from smartmeter_assets_tests.conftest import REPO_ROOT
 from smartmeter_assets_tests.fixtures.tls import ThrowawayCA
-from smartmeter_assets_tests.stream_kill import job_environment
-from smartmeter_assets_tests.stream_readings import ensure_topic, publish
 from smartmeter_assets_tests.test_kafka_security import one_line_error
 
 STREAM = [sys.executable, "-m", "smartmeter_assets.stream", "--available-now"]
