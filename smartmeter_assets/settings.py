@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         default=0.05, ge=0, le=1, description="Upper bound of the anomaly-rate check (anomalies / raw)."
     )
     reports_refresh_cron: str = Field(
-        default="*/5 * * * *",
+        default="*/2 * * * *",
         description="When the report assets are refreshed if the lake changed since their last run (cron, UTC).",
     )
     lake_freshness_minutes: int = Field(
