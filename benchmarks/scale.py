@@ -51,6 +51,7 @@ HOUSEHOLDS_PER_BLOCK = 50
 HISTORY_READINGS = 167_800_000  # 2011-11-23 .. 2014-02-28, all meters (design.md)
 HISTORY_GOAL_MINUTES = 60
 START = date(2013, 1, 1)
+MIN_SAMPLE_DAYS = 3
 
 
 def folder_size(path: Path) -> int:
@@ -58,6 +59,8 @@ def folder_size(path: Path) -> int:
 
 
 def generate(days: int, folder: Path) -> float:
+    """The sample generator makes 3 days at least; a shorter run publishes the first ``days`` of them."""
+    days = max(days, MIN_SAMPLE_DAYS)
     started = time.perf_counter()
     subprocess.run(
         [
