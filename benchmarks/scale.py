@@ -41,6 +41,7 @@ from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.lake.delta import read_table
 from smartmeter_assets.lake.maintenance import maintain_lake
 from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.sample_data.spec import MIN_DAYS
 from smartmeter_assets.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,7 +52,6 @@ HOUSEHOLDS_PER_BLOCK = 50
 HISTORY_READINGS = 167_800_000  # 2011-11-23 .. 2014-02-28, all meters (design.md)
 HISTORY_GOAL_MINUTES = 60
 START = date(2013, 1, 1)
-MIN_SAMPLE_DAYS = 3
 
 
 def folder_size(path: Path) -> int:
@@ -60,7 +60,7 @@ def folder_size(path: Path) -> int:
 
 def generate(days: int, folder: Path) -> float:
     """The sample generator makes 3 days at least; a shorter run publishes the first ``days`` of them."""
-    days = max(days, MIN_SAMPLE_DAYS)
+    days = max(days, MIN_DAYS)
     started = time.perf_counter()
     subprocess.run(
         [

@@ -32,6 +32,10 @@ DAY_SHAPE = np.repeat(_HOURLY_SHAPE, 2)
 CAP_ANY, CAP_NIGHT, CAP_WEEKEND_DAY = 1.8, 0.45, 1.4
 
 
+#: Fewest days a sample can have (see SampleSpec.__post_init__).
+MIN_DAYS = 3
+
+
 @dataclass(frozen=True)
 class SampleSpec:
     households: int = 24
@@ -42,9 +46,11 @@ class SampleSpec:
     households_per_block: int = HOUSEHOLDS_PER_BLOCK
 
     def __post_init__(self) -> None:
-        if self.days < 3 or self.households < 1:
+        if self.days < MIN_DAYS or self.households < 1:
             # anomalies and quirks keep the first and last day clean: fewer days leave no room
-            raise ValueError(f"a sample needs at least 3 days and 1 household (got {self.days}, {self.households})")
+            raise ValueError(
+                f"a sample needs at least {MIN_DAYS} days and 1 household (got {self.days}, {self.households})"
+            )
         if self.households_per_block < 1:
             raise ValueError(f"a block holds at least 1 household (got {self.households_per_block})")
 
