@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import DeltaTable
 
 from smartmeter_assets.contracts import LakeTable
 from smartmeter_assets.lake.delta import open_table
@@ -32,19 +33,13 @@ class TableObservation:
         return "empty" if self.version is None else str(self.version)
 
 
-def table_version(lake: Lake, table: LakeTable) -> int | None:
-    """The table's latest Delta version (None: never written), from its log alone.
-
-    The log is read from its newest checkpoint on (``lake_maintenance`` writes one every run), so
-    this costs the same on a table of a thousand versions as on one of ten; the add actions of every
-    file, which :func:`observe_table` aggregates, are not touched.
-    """
-    delta = open_table(lake, table)
-    return None if delta is None else delta.version()
-
-
 def observe_table(lake: Lake, table: LakeTable) -> TableObservation:
-    delta = open_table(lake, table)
+    return observe_delta(table, open_table(lake, table))
+
+
+def observe_delta(table: LakeTable, delta: DeltaTable | None) -> TableObservation:
+    """:func:`observe_table` on a table already opened (None: never written), for a caller that
+    read its version first and observes only when it moved."""
     if delta is None:
         return TableObservation(table=table.name, version=None)
     actions = pa.table(delta.get_add_actions(flatten=True))

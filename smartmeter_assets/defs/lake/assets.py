@@ -16,7 +16,8 @@ from dagster import (
 
 from smartmeter_assets.contracts import LAKE_TABLES, LakeTable
 from smartmeter_assets.defs.lake.resources import LakeResource
-from smartmeter_assets.lake.observation import TableObservation, observe_table, table_version
+from smartmeter_assets.lake.delta import open_table
+from smartmeter_assets.lake.observation import TableObservation, observe_delta, observe_table
 from smartmeter_assets.lake.storage import Lake
 
 GROUP = "lake"
@@ -66,29 +67,30 @@ def last_updated_metadata(epoch_seconds: float) -> dict[str, object]:
 
 
 def observation_event(
-    lake: Lake, table: LakeTable, extra: Mapping[str, object] | None = None
-) -> tuple[AssetObservation, TableObservation]:
-    """One table as an AssetObservation (its data version the Delta version), and what was seen.
+    lake: Lake, table: LakeTable, seen: TableObservation, extra: Mapping[str, object] | None = None
+) -> AssetObservation:
+    """What was ``seen`` of one table as an AssetObservation (its data version the Delta version).
 
     ``extra`` adds metadata to the table's observation (the sensor's lag on ``lake_raw``) rather
     than as an observation of its own: Dagster judges an observed asset by its LATEST observation
     only, so every one must carry the data version (the reports' refresh compares it) and the last
     update time (the freshness check reads it).
     """
-    seen = observe_table(lake, table)
-    event = AssetObservation(
+    return AssetObservation(
         asset_key=lake_asset_key(table),
         metadata={**observation_metadata(lake, seen), **(extra or {})},
         tags={DATA_VERSION_TAG: seen.data_version},
     )
-    return event, seen
 
 
 def observation_events(
     lake: Lake, extra: Mapping[AssetKey, Mapping[str, object]] | None = None
 ) -> list[AssetObservation]:
     """The four tables as AssetObservations (what ``smartmeter run`` reports once at its end)."""
-    return [observation_event(lake, table, (extra or {}).get(lake_asset_key(table)))[0] for table in LAKE_TABLES]
+    return [
+        observation_event(lake, table, observe_table(lake, table), (extra or {}).get(lake_asset_key(table)))
+        for table in LAKE_TABLES
+    ]
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,9 @@ def changed_observation_events(
     """Observations of the tables whose Delta version moved since ``last``, and what is known now.
 
     The stream sensor ticks every few seconds for months: observing an unchanged table again would
-    re-aggregate every file's statistics and add an event to the log for nothing. Only its Delta
-    version is read (from the log's newest checkpoint on). A table never seen before (absent from
+    re-aggregate every file's statistics and add an event to the log for nothing. Each table's log
+    is opened once (from its newest checkpoint on, which lake_maintenance writes): its version
+    decides, and only a moved table's add actions are aggregated. A table never seen before (absent from
     ``last``) is observed once, even when still empty. ``extra`` metadata (the lag on ``lake_raw``)
     joins a table's observation; for an unchanged table it goes out alone only when it moved
     (``extra_moved``), in a light observation that still carries the remembered data version and
@@ -129,9 +132,10 @@ def changed_observation_events(
         key = lake_asset_key(table)
         more = (extra or {}).get(key) or {}
         before = last.get(table.name)
-        if before is None or before.version != table_version(lake, table):
-            event, seen = observation_event(lake, table, more)
-            events.append(event)
+        delta = open_table(lake, table)
+        if before is None or before.version != (None if delta is None else delta.version()):
+            seen = observe_delta(table, delta)
+            events.append(observation_event(lake, table, seen, more))
             now[table.name] = Observed(seen.version, seen.newest_file_time)
             continue
         now[table.name] = before
