@@ -35,8 +35,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import RAW
 from smartmeter_assets.enrich import enrich_readings
@@ -44,6 +42,7 @@ from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.kafka.broker import EmbeddedBroker
 from smartmeter_assets.kafka.publish import publish_readings
 from smartmeter_assets.kafka.topic import ensure_topic
+from smartmeter_assets.lake.delta import open_table
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.lag import measure_lag
@@ -73,11 +72,8 @@ def watch_raw(lake: Lake, due: dict[datetime, float], seen: Visibility, stop: th
     """Poll the raw table's log; read the files each new version adds; time each reading."""
     version = None
     while not stop.wait(0.5):
-        try:
-            table = DeltaTable(lake.url(RAW.name))
-        except TableNotFoundError:
-            continue
-        if table.version() == version:
+        table = open_table(lake, RAW)
+        if table is None or table.version() == version:
             continue
         now, version = time.time(), table.version()
         seen.versions += 1

@@ -33,12 +33,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from smartmeter_assets.contracts import LAKE_TABLES, PROGRESS_DIR, PUBLISHED_DIR, RAW
 from smartmeter_assets.exit_status import run_entry_point
-from smartmeter_assets.lake.delta import read_table
+from smartmeter_assets.lake.delta import open_delta, read_table
 from smartmeter_assets.lake.maintenance import maintain_lake
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.spec import MIN_DAYS
@@ -77,12 +75,10 @@ def lake_figures(settings: Settings) -> dict[str, dict[str, int]]:
     lake = Lake.from_settings(settings)
     figures = {}
     for name in [t.name for t in LAKE_TABLES] + [PUBLISHED_DIR, PROGRESS_DIR]:
-        location = lake.url(name)
-        try:
-            table = DeltaTable(location, storage_options=lake.storage_options() or None)
-        except TableNotFoundError:  # a table the run never wrote
+        table = open_delta(lake, name)
+        if table is None:  # a table the run never wrote
             continue
-        log_files = len(list(Path(location, "_delta_log").glob("*.json")))
+        log_files = len(list(Path(lake.url(name), "_delta_log").glob("*.json")))
         figures[name] = {"files": len(table.file_uris()), "version": table.version(), "log_files": log_files}
     return figures
 
