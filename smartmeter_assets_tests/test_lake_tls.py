@@ -35,7 +35,12 @@ from smartmeter_assets.lake.delta import read_table
 from smartmeter_assets.lake.storage import InsecureEndpointError, Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
-from smartmeter_assets.stream.truststore import java_truststore, jvm_default_truststore, jvm_home
+from smartmeter_assets.stream.truststore import (
+    java_truststore,
+    jvm_default_truststore,
+    jvm_home,
+    jvm_trusted_certificates,
+)
 from smartmeter_assets.testbed.stream_kill import job_environment
 from smartmeter_assets.testbed.stream_readings import ensure_topic, publish
 from smartmeter_assets_tests.conftest import REPO_ROOT
@@ -187,6 +192,26 @@ def test_the_truststore_is_the_jvms_cas_plus_the_bundle_and_is_rebuilt_only_when
     listing = keytool_list(changed)
     assert entries(listing) == default_cas + 2
     assert sha256_fingerprint(test_ca) in listing and sha256_fingerprint(untrusted_ca) in listing
+
+
+def test_a_bundle_of_cas_the_jvm_already_trusts_keeps_the_jvms_store(test_ca: ThrowawayCA, tmp_path: Path) -> None:
+    """AWS_CA_BUNDLE naming the system's bundle (set machine-wide behind many proxies): no store, no keytool per CA."""
+    default_store = jvm_default_truststore(jvm_home())
+    known = sorted(jvm_trusted_certificates(jvm_home(), default_store))[:3]
+    assert len(known) == 3
+    system_like = tmp_path / "system.pem"
+    system_like.write_text("".join(ssl.DER_cert_to_PEM_cert(der) for der in known))
+
+    assert java_truststore(tmp_path, system_like) is None
+    (verdict,) = (tmp_path / "tls").glob("*.adds-nothing")
+    assert java_truststore(tmp_path, system_like) is None and verdict.is_file()  # kept: no keytool again
+
+    # a private CA among known ones: the store adds only what the JVM lacks
+    mixed = tmp_path / "mixed.pem"
+    mixed.write_text(system_like.read_text() + test_ca.ca_file.read_text())
+    store = java_truststore(tmp_path, mixed)
+    assert store is not None
+    assert entries(keytool_list(store)) == entries(keytool_list(default_store, password="changeit")) + 1
 
 
 @pytest.mark.spark

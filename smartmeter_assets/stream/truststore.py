@@ -103,17 +103,36 @@ def jvm_default_truststore(java_home: Path) -> Path:
     return jssecacerts if jssecacerts.is_file() else security / "cacerts"
 
 
-def java_truststore(home: Path, ca_bundle: Path) -> Path:
-    """``<home>/tls/s3a-truststore-<hash>.p12``: the JVM's CAs plus the bundle's, built when missing."""
+def java_truststore(home: Path, ca_bundle: Path) -> Path | None:
+    """``<home>/tls/s3a-truststore-<hash>.p12``: the JVM's CAs plus the bundle's, built when missing.
+
+    None when the JVM already trusts every certificate of the bundle: then its default store is
+    the right one. That is the common case of ``AWS_CA_BUNDLE`` naming the system's bundle (set
+    machine-wide behind many proxies; Debian's JDK ``cacerts`` is built from that same bundle),
+    which would otherwise cost one keytool start per certificate (~50 s for 144) in every new home.
+    The verdict is kept beside the stores, under the same hash.
+    """
     certificates = bundle_certificates(ca_bundle)
     java_home = jvm_home()
     default_store = jvm_default_truststore(java_home)
     digest = hashlib.sha256(default_store.read_bytes() + b"".join(certificates)).hexdigest()[:16]
     folder = home.resolve() / TRUSTSTORE_FOLDER
     store = folder / f"s3a-truststore-{digest}.p12"
+    adds_nothing = folder / f"s3a-truststore-{digest}.adds-nothing"
     if store.is_file():
         return store
+    if adds_nothing.is_file():
+        return None
     folder.mkdir(parents=True, exist_ok=True)
+    trusted = jvm_trusted_certificates(java_home, default_store)
+    certificates = [certificate for certificate in certificates if certificate not in trusted]
+    if not certificates:
+        adds_nothing.touch()
+        log.info(
+            "AWS_CA_BUNDLE (%s) holds no CA the JVM does not trust already (%s): S3A keeps the JVM's store",
+            ca_bundle, default_store,
+        )  # fmt: skip
+        return None
     with tempfile.TemporaryDirectory(dir=folder, prefix=".building-") as work:
         partial = Path(work) / store.name
         _keytool(
@@ -138,7 +157,14 @@ def java_truststore(home: Path, ca_bundle: Path) -> Path:
     return store
 
 
-def _keytool(java_home: Path, *arguments: str) -> None:
+def jvm_trusted_certificates(java_home: Path, default_store: Path) -> set[bytes]:
+    """The certificates (DER) of the JVM's default store, read with one keytool start."""
+    listed = _keytool(java_home, "-list", "-rfc", "-keystore", str(default_store), "-storepass", _JDK_CACERTS_PASSWORD)
+    return {ssl.PEM_cert_to_DER_cert(pem) for pem in _PEM_CERTIFICATE.findall(listed)}
+
+
+def _keytool(java_home: Path, *arguments: str) -> str:
+    """Run keytool; its standard output, or :class:`S3TrustError` with its last line."""
     keytool = java_home / "bin" / "keytool"
     if not keytool.is_file():
         raise S3TrustError(f"no keytool beside the JVM in {java_home}: the S3A truststore cannot be built")
@@ -147,6 +173,7 @@ def _keytool(java_home: Path, *arguments: str) -> None:
     if done.returncode != 0:
         said = (done.stdout + done.stderr).strip().splitlines()
         raise S3TrustError(f"keytool {arguments[0]} failed building the S3A truststore: {said[-1] if said else ''}")
+    return done.stdout
 
 
 def java_trust_options(store: Path) -> str:
