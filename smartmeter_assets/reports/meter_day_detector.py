@@ -12,9 +12,10 @@ the kind of anomaly it looks like:
   use ramps up and lasts; a fault jumps alone), beyond the meter's record jump in the same four
   hours of the day within its window (a shower's 2 kWh at 07:00 hides nothing at 03:00);
 - ``night_usage``: the two highest half-hours between 02:00 and 05:00 far above the meter's
-  usual nights;
+  usual nights, or above the highest of its nights within the window;
 - ``weekend_daytime_surge``: the two highest half-hours of a Saturday or Sunday 09:00-17:00 far
-  above the meter's usual weekend days;
+  above the meter's usual weekend days, or above the highest of its weekend days within the
+  window (a meter with wide weekend peaks hides a surge from a z-score, not from its record);
 - ``flat_line``: one non-zero value repeated for :data:`FLAT_MIN_RUN` half-hours (real meters
   read to the watt-hour and never hold still that long);
 - ``zeroed_window``: a run of zeros of six hours or more on a meter whose window rarely has one
@@ -86,8 +87,8 @@ IQR_TO_SIGMA = 1.349
 #: The evidence each kind is judged on: its score is the strongest of them over its threshold.
 EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
     InjectedAnomaly.METER_FAULT_SPIKE: ("spike_block",),
-    InjectedAnomaly.NIGHT_USAGE: ("night_peak",),
-    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: ("weekend_peak",),
+    InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record"),
+    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: ("weekend_peak", "weekend_record"),
     InjectedAnomaly.FLAT_LINE: ("flat_run",),
     InjectedAnomaly.SCALED_DOWN: ("scaled",),
     InjectedAnomaly.ZEROED_WINDOW: ("zero_run",),
@@ -99,8 +100,11 @@ EXPLAINS_FIRST = (InjectedAnomaly.FLAT_LINE, InjectedAnomaly.ZEROED_WINDOW, Inje
 #: injected (``benchmarks/detector.py --calibrate``): each kind spends a share of the alert budget.
 THRESHOLDS: dict[str, float] = {
     "spike_block": 2.6,  # 3 meter-days in 6,124 with nothing injected
-    "night_peak": 10.0,  # 6
-    "weekend_peak": 5.0,  # 13
+    # night and weekend: a z-score far above the meter's usual, or kWh above its record
+    "night_peak": 12.0,  # 2
+    "night_record": 0.4,  # 6
+    "weekend_peak": 9.0,  # 3
+    "weekend_record": 0.5,  # 8
     "flat_run": 1.0,  # 0: a physical limit, not a quantile
     "scaled": 1.15,  # 10 (episodes of one or more days)
     "zero_run": 1.0,  # 0: a physical limit
@@ -231,6 +235,17 @@ def _high_score(calendar: Calendar, values: pd.Series) -> pd.Series:
     return np.minimum(long, short.fillna(long))
 
 
+def _above_record(calendar: Calendar, values: pd.Series) -> pd.Series:
+    """kWh above the meter's highest value on its other days within :data:`WINDOW_DAYS`.
+
+    A z-score calls ordinary whatever a meter's spread allows, so a meter with wide weekend
+    peaks hides a surge; readings above everything the meter did in eight weeks are rare
+    whatever its spread, and a meter whose peaks are heavy-tailed already holds a high record.
+    """
+    (record,) = calendar.reference(values, (1.0,), WINDOW_DAYS)
+    return values - record
+
+
 def _portfolio_factor(features: pd.DataFrame, ratio: pd.Series) -> pd.Series:
     """The portfolio's median of a per-meter ratio on each day (1 = an ordinary day for everyone)."""
     return ratio.groupby(features["day"]).transform("median").fillna(1.0)
@@ -257,9 +272,11 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
         excess = jump - np.maximum(block_record * SPIKE_RECORD_FACTOR, block_record + SPIKE_MIN_EXCESS_KWH)
         parts["spike_block"] = np.fmax(parts["spike_block"], 1.0 + excess / SPIKE_MIN_EXCESS_KWH)
     parts["night_peak"] = _high_score(calendar, features["night_top"])
+    parts["night_record"] = _above_record(calendar, features["night_top"])
     weekend = features["weekend_day_top"].notna()
     weekend_calendar = Calendar(features[weekend])
     parts["weekend_peak"] = _high_score(weekend_calendar, features.loc[weekend, "weekend_day_top"])
+    parts["weekend_record"] = _above_record(weekend_calendar, features.loc[weekend, "weekend_day_top"])
     parts["flat_run"] = features["flat_run"] / FLAT_MIN_RUN
     zero_day = (features["zero_run"] >= ZERO_MIN_RUN).astype(float)
     (zero_share,) = calendar.reference(zero_day, (1 - ZERO_RUN_RARE_SHARE,), WINDOW_DAYS)
