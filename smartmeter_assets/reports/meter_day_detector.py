@@ -65,6 +65,8 @@ BASELOAD_READINGS = 6
 TOP_READINGS = 2
 NIGHT_SLOTS = (2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR)
 WEEKEND_DAY_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
+#: The weekend daytime in blocks (two of four hours), each also judged against its own record.
+WEEKEND_BLOCKS = 2
 FLAT_MIN_RUN = 36
 ZERO_MIN_RUN = 12
 #: A zero run is unusual for a meter when fewer than this share of its window's days hold one.
@@ -88,7 +90,7 @@ IQR_TO_SIGMA = 1.349
 EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
     InjectedAnomaly.METER_FAULT_SPIKE: ("spike_block",),
     InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record"),
-    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: ("weekend_peak", "weekend_record"),
+    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: ("weekend_peak", "weekend_record", "weekend_block_record"),
     InjectedAnomaly.FLAT_LINE: ("flat_run",),
     InjectedAnomaly.SCALED_DOWN: ("scaled",),
     InjectedAnomaly.ZEROED_WINDOW: ("zero_run",),
@@ -107,6 +109,7 @@ THRESHOLDS: dict[str, float] = {
     "night_record": 0.4,  # 6
     "weekend_peak": 9.0,  # 3
     "weekend_record": 0.7,  # 3
+    "weekend_block_record": 1.1,  # 2
     "flat_run": 1.0,  # 0: a physical limit, not a quantile
     "scaled": 1.15,  # 10 (episodes of one or more days)
     "zero_run": 1.0,  # 0: a physical limit
@@ -172,6 +175,13 @@ def daily_features(readings: pd.DataFrame) -> pd.DataFrame:
     weekend = frame["day"].dt.dayofweek >= 5
     daytime = weekend & frame["slot"].between(WEEKEND_DAY_SLOTS[0], WEEKEND_DAY_SLOTS[1] - 1)
     features["weekend_day_top"] = _top_mean(energy[daytime], [k[daytime] for k in keys], TOP_READINGS, largest=True)
+    span = (WEEKEND_DAY_SLOTS[1] - WEEKEND_DAY_SLOTS[0]) // WEEKEND_BLOCKS
+    part = ((frame["slot"][daytime] - WEEKEND_DAY_SLOTS[0]) // span).rename("part")
+    by_part = _top_mean(energy[daytime], [*(k[daytime] for k in keys), part], TOP_READINGS, largest=True).unstack(
+        "part"
+    )
+    for number in range(WEEKEND_BLOCKS):
+        features[f"weekend_block_top_{number}"] = by_part.get(number, np.nan)
     features = features[features["readings"] >= MIN_DAY_READINGS].reset_index()
     features.columns = ["meter_id", "day", *features.columns[2:]]
     return features
@@ -279,6 +289,11 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     weekend_calendar = Calendar(features[weekend])
     parts["weekend_peak"] = _high_score(weekend_calendar, features.loc[weekend, "weekend_day_top"])
     parts["weekend_record"] = _above_record(weekend_calendar, features.loc[weekend, "weekend_day_top"])
+    # the same in each block of the day: a home that cooks at noon on Sundays hides nothing at 10:00
+    parts["weekend_block_record"] = np.nan
+    for number in range(WEEKEND_BLOCKS):
+        above = _above_record(weekend_calendar, features.loc[weekend, f"weekend_block_top_{number}"])
+        parts["weekend_block_record"] = np.fmax(parts["weekend_block_record"], above)
     parts["flat_run"] = features["flat_run"] / FLAT_MIN_RUN
     zero_day = (features["zero_run"] >= ZERO_MIN_RUN).astype(float)
     (zero_share,) = calendar.reference(zero_day, (1 - ZERO_RUN_RARE_SHARE,), WINDOW_DAYS)
@@ -380,5 +395,5 @@ def _evidence(row: object) -> str:
             f"a half-hour {row.max_jump:.2f} kWh above both neighbours, beyond the meter's record at that time of day"  # type: ignore[attr-defined]
         )
     if kind == InjectedAnomaly.NIGHT_USAGE.value:
-        return f"night (02-05) peak {row.night_top:.2f} kWh, far above the meter's usual nights"  # type: ignore[attr-defined]
-    return f"weekend daytime peak {row.weekend_day_top:.2f} kWh, far above the meter's usual weekend days"  # type: ignore[attr-defined]
+        return f"night (02-05) peak {row.night_top:.2f} kWh, far above the meter's usual nights or its record"  # type: ignore[attr-defined]
+    return f"weekend daytime peak {row.weekend_day_top:.2f} kWh, far above the meter's usual weekend days or its record"  # type: ignore[attr-defined]
