@@ -14,7 +14,7 @@ from smartmeter_assets.reports.ground_truth import read_ground_truth
 from smartmeter_assets.reports.london_time import london_day, london_time
 from smartmeter_assets.reports.scoring import truth_events
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
-from smartmeter_assets.sample_data.injection import InjectionError, InjectionSpec, inject
+from smartmeter_assets.sample_data.injection import EVENTS_FILE, InjectionError, InjectionSpec, inject
 from smartmeter_assets.sources.readings import block_files, read_block
 
 SPIKE, NIGHT, SURGE = (k.value for k in list(InjectedAnomaly)[:3])
@@ -120,3 +120,31 @@ def test_high_events_rise_above_their_floor_for_their_length(source: Path, tmp_p
         assert len(own) and (own["rise"] >= floor - 0.001).all()
         low, high = lengths[kind]
         assert own.groupby(["meter_id", "run"]).size().between(low, high).all()
+
+
+def test_each_event_is_described_beside_the_truth_as_it_was_made(source: Path, tmp_path: Path) -> None:
+    """The events file says how each event was made and how large it is, matching the readings.
+
+    The benchmark splits recall by these details; a description that disagreed with the readings
+    would put the misses in the wrong place.
+    """
+    out = tmp_path / "injected"
+    inject(source, out, InjectionSpec(seed=7, events_per_kind=4))
+    truth = read_ground_truth(out)
+    details = pd.read_csv(out / EVENTS_FILE)
+    assert len(details) == truth_events(truth)["event"].nunique()
+    modes = {SPIKE: {"set", "raise"}, NIGHT: {"set", "raise"}, SURGE: {"set", "raise"},
+             InjectedAnomaly.FLAT_LINE.value: {"median", "last", "constant"},
+             InjectedAnomaly.SCALED_DOWN.value: {"factor"}, InjectedAnomaly.ZEROED_WINDOW.value: {"zero"}}  # fmt: skip
+    for kind, allowed in modes.items():
+        assert set(details.loc[details["kind"] == kind, "mode"]) <= allowed
+    before, after = readings(source), readings(out)
+    for row in details.itertuples():
+        own = truth[(truth["meter_id"] == row.meter_id) & (truth["kind"] == row.kind)]
+        stamps = own["timestamp"][own["timestamp"] >= pd.Timestamp(row.first_stamp)].iloc[: row.half_hours]
+        keys = pd.MultiIndex.from_arrays([[row.meter_id] * len(stamps), stamps])
+        assert (after.loc[keys] - before.loc[keys]).mean() == pytest.approx(row.excess, abs=1e-3)
+        if row.kind == InjectedAnomaly.SCALED_DOWN.value:
+            assert 0.1 - 1e-3 <= row.factor <= 0.5 + 1e-3
+        if row.mode == "set" and row.kind == NIGHT:
+            assert row.level >= 0.5 - 1e-3

@@ -249,3 +249,16 @@ def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
     judged = meter_day_detector.judge(readings)
     found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
     assert found == {("M2", 20, SCALED)}
+
+
+def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_weekend_peaks() -> None:
+    """A home whose weekend bursts range 1.0-1.8 kWh hides a 2.6 kWh surge from a z-score, not from its record."""
+    readings = households()
+    rng = np.random.default_rng(5)
+    for day in range(DAYS):
+        if (FIRST_DAY + timedelta(days=day)).weekday() >= 5:  # a weekend burst of cooking or laundry
+            overwrite(readings, "M1", london(day, int(rng.integers(10, 15))), 2, round(float(rng.uniform(1.0, 1.8)), 3))
+    overwrite(readings, "M1", london(40, 11), 4, 2.6)  # Saturday 15 June, 11:00-13:00 London
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 40, SURGE)}

@@ -24,6 +24,9 @@ tuned to the easy end.
 - ``scaled_down``: 1-5 whole London days multiplied by a factor of 0.1-0.5;
 - ``zeroed_window``: 6-12 consecutive hours of 0 from any half-hour.
 
+Beside the ground truth, :data:`EVENTS_FILE` describes each event (how it was made: set to a
+level or raised by an amount, its size), so a benchmark can say where a detector's misses are.
+
 Events never share a meter-day with another event, nor touch the day next to one, so each
 anomalous meter-day belongs to one event. A reading written by the source more than once is
 changed everywhere it appears; ``Null`` readings, off-grid stamps and every other file are copied
@@ -67,6 +70,12 @@ MIN_CHANGED_SHARE = 0.5
 ATTEMPTS_PER_EVENT = 500
 SLOTS_PER_HOUR = 2
 METER, STAMP, ENERGY = READING_COLUMNS
+
+
+#: Beside the ground truth, one row per event: how it was made and how large it is. Only the
+#: detector benchmark reads it (to say where the misses are); scoring and detectors never do.
+EVENTS_FILE = "ground_truth_events.csv"
+EVENT_DETAIL_COLUMNS = ("event", "mode", "replaced", "value")
 
 
 class InjectionError(ValueError):
@@ -120,8 +129,16 @@ class MeterSeries:
         return np.flatnonzero((self.stamps >= self.stamps[start]) & (self.stamps < end))
 
 
-Event = tuple[np.ndarray, np.ndarray]  # rows of the meter, their new values
+#: How an event was made, for the benchmark's breakdown of misses only (never the detector's input):
+#: ``set`` (readings set to a level), ``raise`` (raised by an amount), ``median``/``last``/``constant``
+#: (a flat line's value), ``factor`` (scaled down), ``zero``.
+Mode = str
+Event = tuple[np.ndarray, np.ndarray, Mode]  # rows of the meter, their new values, how they were made
 Builder = Callable[[MeterSeries, np.datetime64, np.random.Generator], Event | None]
+
+
+def _level_mode(absolute: bool) -> Mode:
+    return "set" if absolute else "raise"
 
 
 def _consecutive(rows: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -136,11 +153,9 @@ def _spike(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     if rows is None:
         return None
     current = series.energy[rows]
-    if rng.random() < 0.5:
-        values = rng.uniform(2.0, 6.0, len(rows))
-    else:
-        values = current + series.p99 * rng.uniform(0.8, 3.0, len(rows))
-    return rows, np.maximum(values, current + 0.8)
+    absolute = rng.random() < 0.5
+    values = rng.uniform(2.0, 6.0, len(rows)) if absolute else current + series.p99 * rng.uniform(0.8, 3.0, len(rows))
+    return rows, np.maximum(values, current + 0.8), _level_mode(absolute)
 
 
 def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -152,7 +167,7 @@ def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     current = series.energy[rows]
     absolute = rng.random() < 0.5
     values = rng.uniform(0.5, 1.5, len(rows)) if absolute else current + rng.uniform(0.25, 1.2, len(rows))
-    return rows, np.maximum(values, current + 0.2)
+    return rows, np.maximum(values, current + 0.2), _level_mode(absolute)
 
 
 def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -166,7 +181,7 @@ def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     current = series.energy[rows]
     absolute = rng.random() < 0.5
     values = rng.uniform(1.5, 3.0, len(rows)) if absolute else current + rng.uniform(0.6, 2.0, len(rows))
-    return rows, np.maximum(values, current + 0.3)
+    return rows, np.maximum(values, current + 0.3), _level_mode(absolute)
 
 
 def _flat(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -175,23 +190,23 @@ def _flat(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> 
     rows = series.run_from(start, 48 * int(rng.integers(1, 4)))
     choice = rng.integers(0, 3)
     if choice == 0:
-        value = series.median
+        value, mode = series.median, "median"
     elif choice == 1 and start > 0:
-        value = series.energy[start - 1]
+        value, mode = series.energy[start - 1], "last"
     else:
-        value = rng.uniform(0.02, 0.15)
-    return rows, np.full(len(rows), value)
+        value, mode = rng.uniform(0.02, 0.15), "constant"
+    return rows, np.full(len(rows), value), mode
 
 
 def _scaled(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     last = day + np.timedelta64(int(rng.integers(1, 6)), "D")
     rows = np.flatnonzero((series.local_day >= day) & (series.local_day < last))
-    return rows, series.energy[rows] * rng.uniform(0.1, 0.5)
+    return rows, series.energy[rows] * rng.uniform(0.1, 0.5), "factor"
 
 
 def _zeroed(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     rows = series.run_from(int(rng.choice(series.day_rows(day))), int(rng.integers(12, 25)))
-    return rows, np.zeros(len(rows))
+    return rows, np.zeros(len(rows)), "zero"
 
 
 BUILDERS: dict[InjectedAnomaly, Builder] = {
@@ -249,7 +264,9 @@ def _eligible_days(series: MeterSeries, spec: InjectionSpec) -> np.ndarray:
 def plan_and_apply(meters: list[MeterSeries], spec: InjectionSpec) -> pd.DataFrame:
     """Place the events, change the meters' energy in place; returns the ground truth rows.
 
-    The rows carry an ``event`` number besides the ground-truth columns (for counting only).
+    The rows carry :data:`EVENT_DETAIL_COLUMNS` besides the ground-truth columns: the event's
+    number, how it was made and the reading each row replaced, for counting and for the
+    benchmark's breakdown of misses (:func:`event_details`), never for a detector.
     """
     rng = np.random.default_rng(spec.seed)
     eligible = [_eligible_days(series, spec) for series in meters]
@@ -272,13 +289,14 @@ def plan_and_apply(meters: list[MeterSeries], spec: InjectionSpec) -> pd.DataFra
             event = build(series, day, rng)
             if event is None or len(event[0]) == 0:
                 continue
-            rows, values = event
+            rows, values, mode = event
             values = np.round(values, 3)
             touched = set(np.unique(series.local_day[rows]))
             margin = {d + step for d in touched for step in (-one_day, one_day)}
             changed = np.abs(values - series.energy[rows]) > 1e-9
             if (touched | margin) & used[index] or changed.mean() < MIN_CHANGED_SHARE:
                 continue
+            replaced = series.energy[rows].copy()
             series.energy[rows] = values
             used[index] |= touched
             placed += 1
@@ -289,14 +307,41 @@ def plan_and_apply(meters: list[MeterSeries], spec: InjectionSpec) -> pd.DataFra
                         "timestamp": series.stamps[rows],
                         "kind": kind.value,
                         "event": len(truth),
+                        "mode": mode,
+                        "replaced": replaced,
+                        "value": values,
                     }
                 )
             )
         if placed < per_kind:
             log.warning("placed %d of %d %s events: too few free meter-days", placed, per_kind, kind.value)
-    columns = [*GROUND_TRUTH_COLUMNS, "event"]
+    columns = [*GROUND_TRUTH_COLUMNS, *EVENT_DETAIL_COLUMNS]
     frame = pd.concat(truth, ignore_index=True) if truth else pd.DataFrame(columns=columns)
     return frame.sort_values(["meter_id", "timestamp"]).reset_index(drop=True)
+
+
+def event_details(truth: pd.DataFrame) -> pd.DataFrame:
+    """One row per event of :func:`plan_and_apply`'s rows: where, how it was made and how large.
+
+    ``excess``: the mean rise of the event's readings over the readings they replaced (kWh;
+    negative for scaled-down, flat and zeroed events); ``level``: their mean new value;
+    ``factor``: new over replaced energy (the scaling of a scaled-down event).
+    """
+    grouped = truth.assign(rise=truth["value"] - truth["replaced"]).groupby("event", sort=True)
+    details = grouped.agg(
+        meter_id=("meter_id", "first"),
+        kind=("kind", "first"),
+        mode=("mode", "first"),
+        first_stamp=("timestamp", "min"),
+        half_hours=("timestamp", "size"),
+        excess=("rise", "mean"),
+        level=("value", "mean"),
+        replaced=("replaced", "sum"),
+        new=("value", "sum"),
+    )
+    details["factor"] = (details["new"] / details["replaced"].where(details["replaced"] > 0)).round(3)
+    details[["excess", "level"]] = details[["excess", "level"]].round(3)
+    return details.drop(columns=["replaced", "new"]).reset_index()
 
 
 def _write_blocks(blocks: list[tuple[Path, pd.DataFrame]], source: Path, out: Path, meters: list[MeterSeries]) -> None:
@@ -336,6 +381,7 @@ def inject(source: Path, out: Path, spec: InjectionSpec | None = None) -> dict[s
     _write_blocks(blocks, source, out, meters)
     written = truth.assign(timestamp=pd.DatetimeIndex(truth["timestamp"]).strftime(TIMESTAMP_FORMAT))
     written.loc[:, list(GROUND_TRUTH_COLUMNS)].to_csv(out / GROUND_TRUTH_FILE, index=False)
+    event_details(truth).to_csv(out / EVENTS_FILE, index=False)
     counts = {"meters": len(meters), "ground_truth_rows": len(truth)}
     for kind in InjectedAnomaly:
         counts[f"{kind.value}_events"] = int(truth.loc[truth["kind"] == kind.value, "event"].nunique())
