@@ -262,3 +262,39 @@ def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_
     judged = meter_day_detector.judge(readings)
     found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
     assert found == {("M1", 40, SURGE)}
+
+
+def test_features_read_chunk_by_chunk_judge_as_the_whole_range_read_at_once() -> None:
+    """The asset reads each day once for its features (chunks of days), then judges on the features:
+    the same meter-days and alerts as the readings of the whole range judged at once."""
+    readings = households()
+    overwrite(readings, "M1", london(20, 12), 1, 4.0)
+    overwrite(readings, "M2", london(9, 23), 40, 0.21)  # a stuck meter across midnight and a chunk edge
+    overwrite(readings, "M3", london(30, 2), 4, 1.1)
+    days = [(FIRST_DAY + timedelta(days=n)).date() for n in range(5, 50)]
+    gmt_day = readings["timestamp"].dt.date
+    features = []
+    chunks = meter_day_detector.feature_chunks(days[0], days[-1], chunk_days=10)
+    assert len(chunks) > 5
+    for first, last in chunks:  # what the asset reads: the chunk's GMT reading dates, one day wider
+        wanted = gmt_day.between(first - timedelta(days=1), last + timedelta(days=1))
+        features.append(meter_day_detector.chunk_features(readings[wanted], first, last))
+    chunked = meter_day_detector.judge_features(pd.concat(features, ignore_index=True), days)
+    whole = meter_day_detector.judge(readings, days)
+    pd.testing.assert_frame_equal(chunked.alerts, whole.alerts)
+    pd.testing.assert_frame_equal(chunked.meter_days, whole.meter_days)
+    assert {(a.meter_id, a.kind) for a in whole.alerts.itertuples()} >= {("M1", SPIKE), ("M2", FLAT), ("M3", NIGHT)}
+
+
+def test_window_quantiles_are_numpys_nanquantile() -> None:
+    """The detector's whole-array quantiles give numpy's own values, NaN windows included."""
+    rng = np.random.default_rng(5)
+    block = np.round(rng.gamma(1.0, 0.3, size=(40, 30, 57)), 3)
+    block[rng.random(block.shape) < 0.4] = np.nan
+    block[0, 0, :] = np.nan  # a window with no value at all
+    block[1, 1, 1:] = np.nan  # a window of one value
+    quantiles = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanquantile(block, quantiles, axis=2)
+    for found, wanted in zip(meter_day_detector.window_quantiles(block, quantiles), expected, strict=True):
+        np.testing.assert_array_equal(found, wanted)

@@ -6,6 +6,7 @@ table and the plot in the Dagster UI. A report over ``raw/`` fails with a clear 
 lake holds no readings; an empty ``anomalies/`` is a valid answer (no anomalies) and reports zero.
 """
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -48,9 +49,6 @@ from smartmeter_assets.reports.report_files import (
 GROUP = "reports"
 KINDS = {"duckdb", "python"}
 RAW_KEY, ANOMALIES_KEY = lake_asset_key(RAW), lake_asset_key(ANOMALIES)
-#: Days judged per read of raw/: each read spans the chunk plus the detector's window on each side,
-#: so bigger chunks read less twice but hold more in memory (real data: ~5,500 meters a day).
-DETECTOR_CHUNK_DAYS = 14
 ALERTS_SCHEMA = arrow_schema(ALERT_COLUMNS)
 
 
@@ -141,20 +139,29 @@ def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> Mate
     first, last = window.start.date(), (window.end - pd.Timedelta(days=1)).date()
     days = _days(first, last)
     connection = lake_connection(lake.lake(), (RAW,))
-    found, judged = [], 0
-    for start in range(0, len(days), DETECTOR_CHUNK_DAYS):
-        chunk = days[start : start + DETECTOR_CHUNK_DAYS]
-        read_from, _ = meter_day_detector.window_of(chunk[0])
-        _, read_to = meter_day_detector.window_of(chunk[-1])
-        readings = connection.execute(  # a London day can start on the GMT day before
+    ((lake_first, lake_last),) = connection.execute(
+        f"SELECT min(reading_date), max(reading_date) FROM {RAW.name}"
+    ).fetchall()
+    features, read = [], 0
+    started = time.monotonic()
+    for chunk_first, chunk_last in meter_day_detector.feature_chunks(first, last):
+        if lake_first is None or chunk_last < lake_first - timedelta(days=1) or chunk_first > lake_last:
+            continue  # the window reaches past the lake's days: nothing to read there
+        readings = connection.execute(  # a London day can start on the GMT day before; runs cross midnight
             f"SELECT meter_id, timestamp, energy_kwh FROM {RAW.name} WHERE reading_date BETWEEN ? AND ?",
-            [read_from - timedelta(days=1), read_to + timedelta(days=1)],
+            [chunk_first - timedelta(days=1), chunk_last + timedelta(days=1)],
         ).df()
-        result = meter_day_detector.judge(readings, chunk)
-        found.append(result.alerts)
-        judged += len(result.meter_days)
-        context.log.info(f"meter-day detector: {chunk[0]}..{chunk[-1]} done, {len(result.alerts)} alerts")
-    alerts = pd.concat(found, ignore_index=True)
+        features.append(meter_day_detector.chunk_features(readings, chunk_first, chunk_last))
+        read += len(readings)
+        context.log.info(
+            f"meter-day detector: features of {chunk_first}..{chunk_last} from {len(readings):,} readings "
+            f"({read / max(time.monotonic() - started, 1e-9):,.0f} readings/s so far)"
+        )
+    result = meter_day_detector.judge_features(
+        pd.concat(features, ignore_index=True) if features else pd.DataFrame(), days
+    )
+    alerts, judged = result.alerts, len(result.meter_days)
+    context.log.info(f"meter-day detector: {first}..{last} judged, {judged:,} meter-days, {len(alerts)} alerts")
     table = pa.Table.from_pandas(alerts.astype({"meter_id": str}), schema=ALERTS_SCHEMA, preserve_index=False)
     write_deltalake(
         lake.lake().url(REPORTS_DIR, ALERTS_TABLE),
