@@ -5,11 +5,12 @@ which keeps the stream's checkpoint on ``s3a://``, has no CA option of its own. 
 setting is ``fs.s3a.ssl.channel.mode``; its socket factory (Hadoop's ``DelegatingSSLSocketFactory``)
 initialises TLS with the JVM's default trust managers, i.e. ``javax.net.ssl.trustStore``. That
 store must keep the JVM's public CAs (AWS itself, any public endpoint) and add the bundle's, so it
-is built with the JDK's ``keytool`` from the JVM's own ``cacerts`` plus every certificate of
-``AWS_CA_BUNDLE``, under ``<home>/tls/``. The file name carries a hash of both, so a changed
-bundle (or a JDK update) gives a new store, and an unchanged one is reused without starting
-keytool. The store is PKCS12 with neither password nor MAC, like the JDK's own ``cacerts`` since
-Java 18. A truststore holds only public certificates, so no password is passed, shown or logged.
+is built with the JDK's ``keytool`` from the JVM's own ``cacerts`` plus the certificates of
+``AWS_CA_BUNDLE`` it lacks, under ``<home>/tls/`` (none lacking: no store, the JVM's own
+serves). The file name carries a hash of both, so a changed bundle (or a JDK update) gives a new
+store, and an unchanged one is reused without starting keytool. The store is PKCS12 with
+neither password nor MAC, like the JDK's own ``cacerts`` since Java 18. A truststore holds only
+public certificates, so no password is passed, shown or logged.
 
 :func:`check_endpoint_trust` gives the failure in one line before anything touches S3: one TLS
 handshake of Python's with the same bundle. Without it, an endpoint the bundle does not trust
