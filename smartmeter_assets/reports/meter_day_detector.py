@@ -131,7 +131,8 @@ def feature_chunks(first: date, last: date, chunk_days: int = FEATURE_CHUNK_DAYS
     readings (and its neighbours' for jumps and runs), while its judgement needs eight weeks of
     features around it. Reading each day once for its features and judging on the features keeps
     the readings read per day judged at ~1 however long the range (a chunk of judged days read
-    with its whole window read every reading four to five times), and memory bounded by a chunk.
+    with its whole window read every reading four to five times), and the readings held at once
+    to one chunk's (the features of every day are kept: 48 times fewer rows).
     """
     start, _ = window_of(first)
     _, end = window_of(last)
