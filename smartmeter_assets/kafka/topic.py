@@ -11,6 +11,7 @@ days, depend on that count.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -21,6 +22,9 @@ from smartmeter_assets.kafka.access import check_access
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 
 ADMIN_TIMEOUT_MS = 15_000
+#: How long a topic just created (or deleted and created again) may take to be listed.
+TOPIC_SETTLE_SECONDS = 30.0
+TOPIC_SETTLE_POLL_SECONDS = 0.2
 
 
 class KafkaUnreachableError(ConnectionError):
@@ -100,18 +104,24 @@ def ensure_topic(
     try:
         created = False
         existing = partition_count(admin, topic)
-        if existing is None:
+        deadline = time.monotonic() + TOPIC_SETTLE_SECONDS
+        while existing is None:
             try:
                 admin.create_topics(
                     [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)],
                     timeout_ms=ADMIN_TIMEOUT_MS,
                 )
                 created = True
-            except TopicAlreadyExistsError:  # another process won the race: check its count
+            except TopicAlreadyExistsError:  # another process won the race, or ours is not listed yet
                 pass
             existing = partition_count(admin, topic)
             if existing is None:
-                raise RuntimeError(f"topic {topic!r} was created but the broker does not list it")
+                # the metadata the broker answers with lags a creation (and a deletion) by a moment
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"topic {topic!r} is still not listed {TOPIC_SETTLE_SECONDS:.0f} s after it was created"
+                    )
+                time.sleep(TOPIC_SETTLE_POLL_SECONDS)
         if existing != partitions:
             raise TopicPartitionMismatchError(topic, existing, partitions)
         return TopicState(topic=topic, partitions=existing, created=created)
