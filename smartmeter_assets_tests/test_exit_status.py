@@ -33,6 +33,13 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _around_traceback(stderr: bytes) -> str:
+    """The traceback and what was logged just before it: the tail alone hides where it came from."""
+    text = stderr.decode(errors="replace")
+    at = text.find("Traceback")
+    return text[max(0, at - 2000) : at + 4000]
+
+
 def statuses(
     command: list[str], env: dict[str, str], times: int, timeout: float = 300, logs_tracebacks: bool = False
 ) -> list[int]:
@@ -41,7 +48,7 @@ def statuses(
     for _ in range(times):
         finished = subprocess.run(command, env=env, capture_output=True, timeout=timeout, cwd=REPO_ROOT)
         if not logs_tracebacks:
-            assert b"Traceback" not in finished.stderr, finished.stderr.decode(errors="replace")[-3000:]
+            assert b"Traceback" not in finished.stderr, _around_traceback(finished.stderr)
         codes.append(finished.returncode)
     return codes
 
