@@ -33,7 +33,6 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
 
 sample: install  ## regenerate the committed sample

@@ -43,7 +43,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-def resources(settings: Settings, producer_processes: int = 0) -> dict[str, object]:
+def resources(settings: Settings, producer_processes: int = 1) -> dict[str, object]:
     kafka = KafkaResource.from_settings(settings, producer_processes=producer_processes)
     return {
         "io_manager": LakeParquetIOManager(url=settings.lake_root),
@@ -53,7 +53,7 @@ def resources(settings: Settings, producer_processes: int = 0) -> dict[str, obje
     }
 
 
-def publish_day(settings: Settings, instance: DagsterInstance, day: str = DAY, producer_processes: int = 0):
+def publish_day(settings: Settings, instance: DagsterInstance, day: str = DAY, producer_processes: int = 1):
     return materialize(
         [*SOURCE_ASSETS, *KAFKA_ASSETS],
         selection=[a.key for a in KAFKA_ASSETS],

@@ -222,7 +222,7 @@ def test_a_broker_that_is_down_is_a_clear_error_before_anything_is_sent() -> Non
 
 def test_undelivered_records_fail_the_publish_with_their_count(kafka_bootstrap: str) -> None:
     # The topic does not exist and the producer may not create it: no record can be delivered.
-    tuning = ProducerTuning(max_block_ms=1000, delivery_timeout_ms=2000, request_timeout_ms=1000)
+    tuning = ProducerTuning(delivery_timeout_ms=2000, request_timeout_ms=1000)
     with pytest.raises(PublishError, match=r"96 of 96 records were not delivered to topic 'missing-") as caught:
         publish_readings(enriched_day(meters=2), kafka_bootstrap, unique_topic("missing"), 6, tuning=tuning)
     assert caught.value.undelivered == 96

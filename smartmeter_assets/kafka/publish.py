@@ -1,15 +1,17 @@
 """Publish a day of enriched readings to Kafka, lose nothing, and record which offsets it took.
 
-How it is fast enough (>= 50k readings/s on 2 cores with kafka-python, whose per-record ``send``
-is the bottleneck, not the broker): values are encoded in bulk (:mod:`.message`), every record's
-partition is computed up front with Kafka's default partitioner, and the partitions are shared
-out between producer processes (one per core), each owning whole partitions so each meter's
-readings still leave one producer in order.
+How it is fast enough: the producer is librdkafka (confluent-kafka), whose ``produce`` costs ~2 µs
+of Python per record against kafka-python's ~18 µs (``benchmarks/publish.py`` measures both), and
+that CPU is what a run shares with the Spark job on the same cores. Values are encoded in bulk
+(:mod:`.message`), every record's partition is computed up front with Kafka's default partitioner
+(murmur2, as the Java client), and the partitions can be shared out between producer processes,
+each owning whole partitions so each meter's readings still leave one producer in order.
 
-How it loses nothing: ``acks=all``, every record's future is checked after ``flush``; any
-record not acknowledged fails the publish with the count (:class:`PublishError`), and no publish
-record is written for a day that failed. Offsets come from the producer's ``RecordMetadata``: the
-exact offsets this publish took, whatever else another producer appends to the topic meanwhile.
+How it loses nothing: ``acks=all`` and an idempotent producer; every record's delivery report is
+counted after ``flush``; any record not acknowledged fails the publish with the count
+(:class:`PublishError`), and no publish record is written for a day that failed. Offsets come from
+the delivery reports: the exact offsets this publish took, whatever else another producer appends
+to the topic meanwhile.
 
 What a publish leaves behind: :class:`PublishReport`, from which
 :mod:`smartmeter_assets.lake.published` writes the day's publish record (the offsets it took and
@@ -19,9 +21,6 @@ config) keeps publishes one at a time.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import logging
 import multiprocessing
 import os
 import time
@@ -29,6 +28,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,6 @@ from smartmeter_assets.kafka.message import (
 from smartmeter_assets.kafka.security import UNSECURED, KafkaSecurity
 from smartmeter_assets.kafka.topic import check_connection
 
-#: Below this many records one process is faster than forking a second one.
-MULTIPROCESS_MIN_RECORDS = 20_000
 #: Rows encoded and sent per step: big enough for Arrow to amortise, small enough that the
 #: ingestion stamp stays close to the send and memory stays flat.
 CHUNK_ROWS = 20_000
@@ -64,36 +62,36 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class ProducerTuning:
-    """kafka-python producer settings; the defaults were measured in benchmarks/publish.py."""
+    """librdkafka producer settings; the defaults were measured in benchmarks/publish.py."""
 
     compression: str = "lz4"
     linger_ms: int = 20
     batch_size: int = 1024 * 1024
-    #: Idempotent producer: a retried batch is neither duplicated nor reordered in its partition
-    #: (measured at no cost in benchmarks/publish.py).
+    #: Records waiting in the producer's queue: enough for a chunk in flight and the next one.
+    queue_records: int = 500_000
+    #: Idempotent producer: a retried batch is neither duplicated nor reordered in its partition.
     idempotent: bool = True
     max_in_flight: int = 5
     delivery_timeout_ms: int = 60_000
     request_timeout_ms: int = 30_000
-    max_block_ms: int = 30_000
 
     def producer_config(self, bootstrap: str) -> dict[str, object]:
         return {
-            "bootstrap_servers": bootstrap,
-            "client_id": f"smartmeter-publish-{os.getpid()}",
+            "bootstrap.servers": bootstrap,
+            "client.id": f"smartmeter-publish-{os.getpid()}",
             "acks": "all",
-            "enable_idempotence": self.idempotent,
+            "enable.idempotence": self.idempotent,
             # never let a send create the topic with the broker's default partition count:
             # ensure_topic made it with ours before the first publish
-            "allow_auto_create_topics": False,
-            "compression_type": None if self.compression in ("", "none") else self.compression,
-            "linger_ms": self.linger_ms,
-            "batch_size": self.batch_size,
-            "max_in_flight_requests_per_connection": self.max_in_flight,
-            "delivery_timeout_ms": self.delivery_timeout_ms,
-            "request_timeout_ms": self.request_timeout_ms,
-            "max_block_ms": self.max_block_ms,
-            "max_request_size": max(self.batch_size * 2, 1024 * 1024),
+            "allow.auto.create.topics": False,
+            "compression.type": "none" if self.compression in ("", "none") else self.compression,
+            "linger.ms": self.linger_ms,
+            "batch.size": self.batch_size,
+            "message.max.bytes": max(self.batch_size * 2, 1024 * 1024),
+            "queue.buffering.max.messages": self.queue_records,
+            "max.in.flight.requests.per.connection": self.max_in_flight,
+            "delivery.timeout.ms": self.delivery_timeout_ms,
+            "request.timeout.ms": self.request_timeout_ms,
         }
 
 
@@ -186,82 +184,112 @@ def paced_chunks(table: pa.Table, speedup: float) -> Iterator[tuple[float, pa.Ta
 # ----------------------------------------------------------------------------------------------
 # Producing (runs in each producer process)
 # ----------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while sending.
+class _Deliveries:
+    """What the delivery reports of one producer said: per partition, and the failures.
 
-    Every send leaves a future alive until its acknowledgement, so the collector keeps
-    rescanning a growing heap of objects that are not garbage: measured at 30% of the send
-    loop's time (44k -> 62k records/s on one core). The loop makes no cycles worth collecting
-    early; collection resumes, and runs once, when the loop ends.
+    librdkafka calls :meth:`report` once per record from ``poll``/``flush`` in this thread. Bytes
+    are counted in bulk when a chunk is sent (:meth:`sent`) and taken back for a failed record, so
+    the per-record callback stays a few dictionary updates.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, PartitionReport] = {}
+        self.failed = 0
+        self.errors: list[str] = []
+
+    def sent(self, partitions: np.ndarray, sizes: np.ndarray) -> None:
+        for partition, size in zip(*_sums_by_partition(partitions, sizes), strict=True):
+            self._partition(int(partition)).bytes += int(size)
+
+    def report(self, error: object, message: Any) -> None:
+        partition = message.partition()
+        if error is not None:
+            self.failed += 1
+            if len(self.errors) < 5:
+                self.errors.append(str(error))
+            self._partition(partition).bytes -= len(message.value() or b"") + len(message.key() or b"")
+            return
+        offset = message.offset()
+        report = self.partitions.get(partition) or self._partition(partition)
+        report.records += 1
+        if report.first_offset is None or offset < report.first_offset:
+            report.first_offset = offset
+        if report.last_offset is None or offset > report.last_offset:
+            report.last_offset = offset
+
+    def _partition(self, partition: int) -> PartitionReport:
+        return self.partitions.setdefault(partition, PartitionReport(partition))
 
 
-def _send_all(producer: object, topic: str, table: pa.Table, speedup: float, futures: list[object]) -> None:
-    """Encode chunk by chunk and send every row to its own partition, collecting the futures."""
-    send = producer.send  # type: ignore[attr-defined]
+def _sums_by_partition(partitions: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    present = np.unique(partitions)
+    return present, np.bincount(partitions, weights=sizes)[present].astype(np.int64)
+
+
+def _send_all(producer: Any, topic: str, table: pa.Table, speedup: float, deliveries: _Deliveries) -> int:
+    """Encode chunk by chunk and send every row to its own partition; the count handed to librdkafka.
+
+    A full local queue (``BufferError``) is waited out by serving delivery reports, never dropped.
+    """
+    produce, poll = producer.produce, producer.poll
     started = time.monotonic()
+    handed = 0
     for due, chunk in paced_chunks(table, speedup):
         wait = started + due - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        values = encode_values(chunk, ingestion_timestamp()).to_pylist()
-        keys = encode_keys(chunk).to_pylist()
-        partitions = chunk[_PARTITION_COLUMN].to_pylist()
-        for key, value, partition in zip(keys, values, partitions, strict=True):
-            futures.append(send(topic, value=value, key=key, partition=partition))
+        encoded_values = encode_values(chunk, ingestion_timestamp())
+        encoded_keys = encode_keys(chunk)
+        partition_column = chunk[_PARTITION_COLUMN].to_numpy()
+        sizes = pc.add(pc.binary_length(encoded_values), pc.binary_length(encoded_keys)).to_numpy()
+        deliveries.sent(partition_column, sizes)
+        values, keys = encoded_values.to_pylist(), encoded_keys.to_pylist()
+        for key, value, partition in zip(keys, values, partition_column.tolist(), strict=True):
+            while True:
+                try:
+                    produce(topic, value, key, partition)
+                    break
+                except BufferError:
+                    poll(0.05)
+            handed += 1
+        poll(0)
+    return handed
 
 
 def _produce_share(
     bootstrap: str, topic: str, tuning: ProducerTuning, table: pa.Table, speedup: float, security: KafkaSecurity
 ) -> _ShareResult:
-    """Send ``table`` (rows of whole partitions), wait for every acknowledgement, report."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    """Send ``table`` (rows of whole partitions), wait for every delivery report, report."""
+    from confluent_kafka import KafkaException, Producer
 
-    # kafka-python 3 warns whenever a task of its network thread ran over 100 ms. Here that time
-    # is the GIL held by this process's own send loop (55 warnings per full-scale day), not a
-    # stalled connection: a timeout or a refused record still fails the publish, with its count.
-    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
-    reports: dict[int, PartitionReport] = {}
-    futures: list[object] = []
+    deliveries = _Deliveries()
+    fatal: list[str] = []
+
+    def on_error(error: Any) -> None:  # connection-level: a record still fails only by its own report
+        if error.fatal() and len(fatal) < 3:
+            fatal.append(str(error))
+
+    config = {
+        **tuning.producer_config(bootstrap),
+        **security.librdkafka_options(),
+        "on_delivery": deliveries.report,
+        "error_cb": on_error,
+    }
+    try:
+        producer = Producer(config)
+    except KafkaException as error:
+        return _ShareResult({}, table.num_rows, [f"producer could not start: {error}"])
+    handed = 0
     errors: list[str] = []
     try:
-        producer = KafkaProducer(**tuning.producer_config(bootstrap), **security.client_options())
-    except KafkaError as error:
-        return _ShareResult({}, table.num_rows, [f"producer could not connect: {error!r}"])
-    try:
-        with _cyclic_gc_paused():
-            _send_all(producer, topic, table, speedup, futures)
-        producer.flush(timeout=(tuning.delivery_timeout_ms + tuning.request_timeout_ms) / 1000)
-    except Exception as error:  # a send that raises: whatever was not sent is undelivered
-        errors.append(f"send failed after {len(futures)} records: {error!r}")
-    finally:
-        producer.close(timeout=5)
-
-    undelivered = table.num_rows - len(futures)
-    for future in futures:
-        if not future.is_done or future.failed():  # type: ignore[attr-defined]
-            undelivered += 1
-            if len(errors) < 5:
-                errors.append(repr(future.exception) if future.is_done else "no acknowledgement")  # type: ignore[attr-defined]
-            continue
-        meta = future.value  # type: ignore[attr-defined]
-        report = reports.setdefault(meta.partition, PartitionReport(meta.partition))
-        report.records += 1
-        report.bytes += meta.serialized_value_size + max(meta.serialized_key_size, 0)
-        if report.first_offset is None or meta.offset < report.first_offset:
-            report.first_offset = meta.offset
-        if report.last_offset is None or meta.offset > report.last_offset:
-            report.last_offset = meta.offset
-    return _ShareResult(reports, undelivered, errors)
+        handed = _send_all(producer, topic, table, speedup, deliveries)
+    except Exception as error:  # a send that raises: whatever was not handed over is undelivered
+        errors.append(f"send failed after {handed} records: {error!r}")
+    waiting = producer.flush((tuning.delivery_timeout_ms + tuning.request_timeout_ms) / 1000)
+    if waiting:
+        errors.append(f"{waiting} records had no acknowledgement")
+    delivered = sum(report.records for report in deliveries.partitions.values())
+    return _ShareResult(deliveries.partitions, table.num_rows - delivered, errors + fatal + deliveries.errors)
 
 
 def _produce_in_child(
@@ -331,12 +359,13 @@ def publish_readings(
     partitions: int,
     tuning: ProducerTuning | None = None,
     speedup: float = 0.0,
-    processes: int = 0,
+    processes: int = 1,
     security: KafkaSecurity = UNSECURED,
 ) -> PublishReport:
     """Publish the enriched rows, key = meter_id, and wait until every one is acknowledged.
 
-    ``processes``: producer processes (0: one per core when the day is big enough to gain).
+    ``processes``: producer processes. One is enough: librdkafka compresses and sends on its own
+    threads, and one Python producer hands it ~180k readings/s (``benchmarks/publish.py``).
     ``speedup``: 0 sends as fast as possible; N replays the day's event time N times faster
     than real time. ``security``: the cluster's TLS/SASL, checked before any record is sent.
     Raises :class:`PublishError` unless every record was acknowledged.
@@ -346,8 +375,6 @@ def publish_readings(
     started = time.perf_counter()
     table = readings_table(enriched, partitions, with_event_seconds=speedup > 0)
     counts = pd.Series(table[_PARTITION_COLUMN].to_numpy()).value_counts().to_dict()
-    if processes <= 0:
-        processes = (os.cpu_count() or 1) if table.num_rows >= MULTIPROCESS_MIN_RECORDS else 1
     owned = share_partitions({int(p): int(n) for p, n in counts.items()}, max(1, processes))
     if len(owned) <= 1:
         results = [_produce_share(bootstrap, topic, tuning, table, speedup, security)]

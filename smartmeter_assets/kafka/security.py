@@ -1,10 +1,11 @@
 """How every Kafka client of the project authenticates and encrypts: one object, two spellings.
 
-A utility's cluster requires SASL (SCRAM or PLAIN) over TLS. The publisher, the topic admin and the
-lag reader speak kafka-python, whose options are keyword arguments (:meth:`KafkaSecurity.client_options`);
-Spark's ``kafka`` source speaks the Java client, whose options are ``kafka.``-prefixed strings
-(:meth:`KafkaSecurity.spark_options`). Both come from the one :class:`~smartmeter_assets.settings.Settings`
-object, so the two sides cannot disagree.
+A utility's cluster requires SASL (SCRAM or PLAIN) over TLS. Three clients speak to it, each in its
+own spelling: the topic admin and the lag reader speak kafka-python, whose options are keyword
+arguments (:meth:`KafkaSecurity.client_options`); the publisher speaks librdkafka, whose options are
+dotted strings (:meth:`KafkaSecurity.librdkafka_options`); Spark's ``kafka`` source speaks the Java
+client, whose options are ``kafka.``-prefixed strings (:meth:`KafkaSecurity.spark_options`). All
+come from the one :class:`~smartmeter_assets.settings.Settings` object, so the sides cannot disagree.
 
 Why Spark gets the certificates inline (``ssl.truststore.certificates``, ``ssl.keystore.key``)
 rather than as file paths: the options travel with the query to the executors, so a standalone
@@ -80,6 +81,26 @@ class KafkaSecurity:
                 sasl_plain_username=self.username,
                 sasl_plain_password=self._password(),
             )
+        return options
+
+    def librdkafka_options(self) -> dict[str, str]:
+        """The publisher's (confluent-kafka, librdkafka) configuration properties.
+
+        Without a CA file librdkafka probes the system's CA paths, as kafka-python falls back to the
+        system store; the broker's host name is verified either way.
+        """
+        options = {"security.protocol": self.protocol.lower()}
+        if self.uses_tls:
+            options["ssl.endpoint.identification.algorithm"] = "https"
+            options["ssl.ca.location"] = _text(self.ca_file) or "probe"
+            if self.cert_file is not None:
+                options["ssl.certificate.location"] = str(self.cert_file)
+                if self.key_file is not None:
+                    options["ssl.key.location"] = str(self.key_file)
+        if self.uses_sasl:
+            options["sasl.mechanisms"] = self.mechanism
+            options["sasl.username"] = self.username
+            options["sasl.password"] = self._password()
         return options
 
     def spark_options(self) -> dict[str, str]:

@@ -33,7 +33,7 @@ class KafkaResource(ConfigurableResource):
     compression: str = "lz4"
     home: str = ".smartmeter"
     publish_speedup: float = Field(default=0.0, ge=0.0, description="0: as fast as possible")
-    producer_processes: int = Field(default=0, ge=0, description="0: one per core for big days")
+    producer_processes: int = Field(default=1, ge=1, description="one keeps up (librdkafka sends on its own threads)")
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "SCRAM-SHA-512"
     sasl_username: str = ""
@@ -44,7 +44,7 @@ class KafkaResource(ConfigurableResource):
     ssl_key_file: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings, producer_processes: int = 0) -> KafkaResource:
+    def from_settings(cls, settings: Settings, producer_processes: int = 1) -> KafkaResource:
         return cls(
             bootstrap=settings.kafka_bootstrap,
             topic=settings.kafka_topic,
