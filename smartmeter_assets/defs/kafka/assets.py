@@ -131,7 +131,7 @@ def smart_meter_topic(
     write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id, key_digest=digest))
     context.log.info(
         f"{day}: {report.records:,} readings to {report.topic} in {report.seconds:.2f}s "
-        f"({report.records_per_second:,.0f}/s, {report.processes} producer processes)"
+        f"({report.records_per_second:,.0f}/s, {report.processes} producer process(es))"
     )
     return MaterializeResult(
         metadata={
