@@ -19,15 +19,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from dagster import AssetCheckSeverity, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from tqdm import tqdm
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
 from smartmeter_assets.dagster_home import prepare_dagster_home, spark_environment
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
-from smartmeter_assets.defs.reports.assets import REPORT_ASSETS
-from smartmeter_assets.defs.reports.run import materialize_reports
+from smartmeter_assets.defs.reports.run import ALERTS_KEY, REPORT_KEYS, detector_dependents, run_reports
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.exit_status import die_with_parent
@@ -38,6 +37,7 @@ from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.published import published_days
 from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.run_outcome import RunOutcome
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import publishable_days
 from smartmeter_assets.stream.drain import DrainTarget
@@ -83,19 +83,25 @@ class Summary:
         return json.dumps(self.__dict__, sort_keys=False)
 
 
-def _checks_of(result: object, summary: Summary) -> None:
-    """Count a run's checks. An ERROR check that fails (data lost, a contract broken) fails the run;
-    a WARN one (an analytic goal missed, lag, freshness) is reported in ``warned_checks`` only."""
-    for evaluation in result.get_asset_check_evaluations():  # type: ignore[attr-defined]
-        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        if evaluation.passed:
+def _count(outcome: RunOutcome, summary: Summary, reports: bool = False) -> None:
+    """Count a run's checks (and, for report runs, its failed steps). An ERROR check that fails (data
+    lost, a contract broken) fails the run; a WARN one (an analytic goal missed, lag, freshness) is
+    reported in ``warned_checks`` only."""
+    for check in outcome.checks:
+        if check.passed:
             summary.checks_passed += 1
-        elif evaluation.severity == AssetCheckSeverity.WARN:
+        elif check.warn_only:
             summary.checks_warned += 1
-            summary.warned_checks.append(name)
+            summary.warned_checks.append(check.name)
         else:
             summary.checks_failed += 1
-            summary.failed_checks.append(name)
+            summary.failed_checks.append(check.name)
+    if reports:
+        summary.reports_failed += outcome.failed_steps
+
+
+def _checks_of(result: ExecuteInProcessResult, summary: Summary) -> None:
+    _count(RunOutcome.of(result), summary)
 
 
 def materialize_sources(defs: Definitions, instance: DagsterInstance) -> ExecuteInProcessResult:
@@ -149,6 +155,34 @@ class StreamAlongside:
             self.drain_file.unlink(missing_ok=True)
         if status != 0:
             raise PipelineRunError(f"the stream run failed (exit {status}): see its logs in the Dagster UI")
+
+
+class DetectorAlongside:
+    """The meter-day detector's run (:mod:`smartmeter_assets.detector_run`) in a process of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.outcome_file = settings.home.resolve() / f"detector-outcome-{uuid.uuid4().hex[:8]}.json"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smartmeter_assets.detector_run", "--outcome-file", str(self.outcome_file)],
+            env={**os.environ, **settings.to_env()},
+            preexec_fn=die_with_parent,
+        )
+
+    def outcome(self) -> RunOutcome:
+        """What its run said, once it ended; a process that died without a word is a failed report."""
+        try:
+            status = self.process.wait()
+        finally:
+            if self.process.poll() is None:  # interrupted while waiting: no detector outlives the run
+                self.process.terminate()
+                self.process.wait(STREAM_STOP_SECONDS)
+        try:
+            return RunOutcome.read(self.outcome_file)
+        except FileNotFoundError:
+            log.error("the meter-day detector's process ended (exit %s) without an outcome", status)
+            return RunOutcome(success=False, failed_steps=[ALERTS_KEY.to_user_string()])
+        finally:
+            self.outcome_file.unlink(missing_ok=True)
 
 
 def run_pipeline(
@@ -232,22 +266,28 @@ def run_pipeline(
                 instance.report_runless_asset_event(event)
             bar.update(1)
 
-            bar.set_description("checks")
-            report_keys = {a.key for a in REPORT_ASSETS}
-            report_checks = {key for key in all_checks if key.asset_key in report_keys}
-            lake_checks = all_checks - source_checks - publish_checks - report_checks
-            checked = global_job.get_subset(
-                asset_selection=set(), asset_check_selection=lake_checks
-            ).execute_in_process(instance=instance, raise_on_error=False)
-            _checks_of(checked, summary)
-            bar.update(1)
-
-            bar.set_description("reports")
-            for reported in materialize_reports(defs, instance, lake):
-                _checks_of(reported, summary)
-                summary.reports_failed += [
-                    event.step_key or "" for event in reported.all_events if event.is_step_failure
-                ]
+            # The detector reads all of raw/ once; on its own process it runs beside the checks and
+            # the other reports (single-threaded Python all of them), then its dependents run.
+            bar.set_description("checks and reports")
+            detector = DetectorAlongside(settings)
+            try:
+                report_checks = {key for key in all_checks if key.asset_key in REPORT_KEYS}
+                lake_checks = all_checks - source_checks - publish_checks - report_checks
+                checked = global_job.get_subset(
+                    asset_selection=set(), asset_check_selection=lake_checks
+                ).execute_in_process(instance=instance, raise_on_error=False)
+                _checks_of(checked, summary)
+                bar.update(1)
+                dependents = detector_dependents(defs)
+                _count(
+                    RunOutcome.of(run_reports(defs, instance, set(REPORT_KEYS - {ALERTS_KEY} - dependents))),
+                    summary,
+                    True,
+                )
+            finally:
+                _count(detector.outcome(), summary, reports=True)
+            if dependents:
+                _count(RunOutcome.of(run_reports(defs, instance, dependents)), summary, reports=True)
             bar.update(1)
             bar.close()
     finally:

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from smartmeter_assets.cli import main
 from smartmeter_assets.dagster_home import prepare_dagster_home
+from smartmeter_assets.definitions import build_definitions
+from smartmeter_assets.defs.reports.run import ALERTS_KEY
 from smartmeter_assets.defs.stream.job import STREAM_TAG, build_stream_job
+from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS
 from smartmeter_assets.headless import PipelineRunError, run_pipeline
 from smartmeter_assets.settings import Settings
 from smartmeter_assets_tests.conftest import SAMPLE_DIR
@@ -32,12 +35,21 @@ def test_run_publishes_streams_checks_and_reports_and_the_numbers_add_up(
     assert summary["published"] > 0 and summary["published"] == summary["raw"] + summary["rejected"]
     assert summary["checks_failed"] == 0 and summary["checks_passed"] >= 28
     assert summary["reports_failed"] == []
+    # every check was counted once, those of the runs beside the detector's process too
+    checks = build_definitions(Settings(home=home, data_dir=data)).resolve_asset_graph().asset_check_keys
+    per_day = {key for key in checks if key.asset_key in PUBLISH_KEYS}
+    counted = summary["checks_passed"] + summary["checks_warned"] + summary["checks_failed"]
+    assert counted == len(checks) - len(per_day) + len(per_day) * summary["days"]
     assert summary["anomalies"] > 0 and summary["aggregated_windows"] > 0
     assert any(line.startswith("demand_forecast:") for line in out)
 
     # the history is in the persistent instance a later `make up` shows
     with DagsterInstance.from_config(str(home / "dagster_home")) as instance:
         assert len(instance.get_run_records()) >= 84 + 4
+        # the detector ran (in a process of its own) before anomaly_quality scored its alerts
+        judged = instance.get_latest_materialization_event(ALERTS_KEY)
+        scored = instance.get_latest_materialization_event(AssetKey("anomaly_quality"))
+        assert judged is not None and scored is not None and judged.timestamp < scored.timestamp
 
     # a second run over the same lake republishes every day and nothing lands twice
     again = run_pipeline(Settings(home=home, data_dir=data), days=3, progress=False)

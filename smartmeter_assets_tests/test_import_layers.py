@@ -58,7 +58,7 @@ LAYERS: tuple[frozenset[str], ...] = (
         }
     ),
     frozenset({"defs.sources", "defs.kafka", "defs.lake", "defs.stream", "defs.reports"}),
-    frozenset({"definitions", "headless", "stream_run", "embedded", "cluster", "cli"}),
+    frozenset({"definitions", "headless", "stream_run", "detector_run", "run_outcome", "embedded", "cluster", "cli"}),
 )
 
 

@@ -1,0 +1,42 @@
+"""``python -m smartmeter_assets.detector_run --outcome-file FILE``: the meter-day detector's run, in a process.
+
+``smartmeter run`` ends with the lake's checks and the reports. The detector is the longest of
+them (it reads every reading of raw/ once) and all of them are single-threaded Python, so on two
+cores the detector runs here, beside the checks and the other reports of the parent, as
+:mod:`smartmeter_assets.stream_run` runs the stream beside the publishing (and for the same reason
+not in a thread: two Dagster runs starting in one process deadlock in its logging setup). It shares
+the parent's instance (``DAGSTER_HOME``) and settings (``SMARTMETER_*``), writes what its run said to
+the outcome file (:class:`~smartmeter_assets.run_outcome.RunOutcome`) and exits 0 unless the run
+could not be made at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from smartmeter_assets.definitions import build_definitions
+from smartmeter_assets.defs.reports.run import run_detector
+from smartmeter_assets.exit_status import run_entry_point
+from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.run_outcome import RunOutcome
+from smartmeter_assets.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m smartmeter_assets.detector_run", description=__doc__)
+    parser.add_argument("--outcome-file", type=Path, required=True, help="where the run's outcome is written")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    with DagsterInstance.get() as instance:
+        result = run_detector(build_definitions(settings), instance, Lake.from_settings(settings))
+    (RunOutcome() if result is None else RunOutcome.of(result)).write(arguments.outcome_file)
+    return 0
+
+
+if __name__ == "__main__":
+    run_entry_point(main)
