@@ -239,6 +239,22 @@ def test_a_spike_is_judged_against_the_meter_s_record_at_that_time_of_day() -> N
     assert found == {("M1", 24, SPIKE)}
 
 
+def test_a_spike_on_a_quiet_meter_is_judged_as_a_multiple_of_its_record() -> None:
+    """1.2 kWh at 05:00 where early mornings never jumped 0.3 kWh: under the kWh margin, four times the record."""
+    readings = households()
+    overwrite(readings, "M1", london(24, 5), 1, 1.2)  # a Thursday
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 24, SPIKE)}
+    day = judged.meter_days[
+        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=24))
+    ]
+    parts = meter_day_detector.score_components(judged.meter_days)
+    assert (
+        parts.loc[day.index[0], "spike_block"] < meter_day_detector.THRESHOLDS["spike_block"]
+    )  # the kWh margin alone misses it
+
+
 def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
     """A meter reading 0.000 at night has no baseload ratio: the day's lower quartile stands in."""
     readings = households()
@@ -249,6 +265,20 @@ def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
     judged = meter_day_detector.judge(readings)
     found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
     assert found == {("M2", 20, SCALED)}
+
+
+def test_two_days_in_a_row_at_half_are_scaled_down_where_one_such_day_is_not() -> None:
+    """A day at 48% of usual is within a real meter's own dips; two of them running are a bypass."""
+    readings = households()
+    overwrite(readings, "M2", london(20, 0), 2 * 48, lambda e: np.round(e * 0.48, 3))  # two days running
+    overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.48, 3))  # one day alone
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M2", 20, SCALED)}
+    lone = judged.meter_days[
+        (judged.meter_days["meter_id"] == "M3") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=30))
+    ]
+    assert 0.5 < lone["score_" + SCALED].iloc[0] < 1.0  # judged, and scaled, but not alert-worthy alone
 
 
 def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_weekend_peaks() -> None:
