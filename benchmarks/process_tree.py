@@ -5,7 +5,8 @@ A ``smartmeter run`` is several processes: the Python process that runs Dagster 
 with its Spark driver JVM and Python workers. The sampler walks the tree every half second and
 keeps, per component, the peak of the summed RSS and the CPU seconds each process had used when
 last seen (a process's CPU is lost from ``psutil`` once it has exited, so short-lived producers are
-counted up to their last sample).
+counted up to their last sample). The component's peak sums processes that peak at different
+moments and pages a fork shares, so the peak of each Python role is kept too (:func:`role_of`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,28 @@ def component_of(process: psutil.Process) -> str:
     return PYTHON
 
 
+#: Python processes told apart by their command line: (marker, role).
+_PYTHON_ROLES = (
+    ("smartmeter_assets.detector_run", "detector run"),
+    ("smartmeter_assets.stream_run", "stream run (Dagster)"),
+    ("smartmeter_assets.stream", "stream driver"),
+    ("pyspark", "pyspark workers"),
+)
+
+
+def role_of(process: psutil.Process, root_pid: int) -> str:
+    """A Python process's part in the run: the command itself, or which child it is."""
+    if process.pid == root_pid:
+        return "the command"
+    command = " ".join(process.cmdline())
+    return next((role for marker, role in _PYTHON_ROLES if marker in command), "other python")
+
+
 @dataclass
 class TreeUsage:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    #: Python only: the peak of the processes of each role (see :func:`role_of`), summed per sample.
+    peak_python_rss_mb: dict[str, float] = field(default_factory=dict)
     cpu_by_pid: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -56,16 +76,23 @@ class TreeSampler:
 
     def _sample(self) -> None:
         rss: dict[str, float] = {}
+        roles: dict[str, float] = {}
         for process in [self._root, *self._root.children(recursive=True)]:
             try:
                 component = component_of(process)
                 times = process.cpu_times()
-                rss[component] = rss.get(component, 0.0) + process.memory_info().rss / 2**20
+                megabytes = process.memory_info().rss / 2**20
+                rss[component] = rss.get(component, 0.0) + megabytes
+                if component == PYTHON:
+                    role = role_of(process, self._root.pid)
+                    roles[role] = roles.get(role, 0.0) + megabytes
                 self.usage.cpu_by_pid[process.pid] = (component, times.user + times.system)
             except psutil.Error:
                 continue
         for component, megabytes in rss.items():
             self.usage.peak_rss_mb[component] = max(self.usage.peak_rss_mb.get(component, 0.0), megabytes)
+        for role, megabytes in roles.items():
+            self.usage.peak_python_rss_mb[role] = max(self.usage.peak_python_rss_mb.get(role, 0.0), megabytes)
 
     def _run(self) -> None:
         while not self._stopped.is_set():

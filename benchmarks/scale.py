@@ -5,8 +5,10 @@ the real files), then ``smartmeter run --data-dir <it> --days D`` on a fresh hom
 it: stage -> publish (overlapping the stream) -> stream -> lake -> checks -> reports. Printed per D:
 
 - readings/s end to end (``readings_per_second`` of the run's JSON line: the whole command);
-- peak RSS per component (the Python process with its producers and the stream's Python driver,
-  the Kafka broker JVM, the Spark driver JVM) and CPU seconds per component;
+- peak RSS per component (the Python processes, the Kafka broker JVM, the Spark driver JVM) and
+  CPU seconds per component, and the peak of each Python process by its role (the command, the
+  detector's run, the stream's Dagster run and driver, pyspark workers): the component's sum adds
+  peaks that happen at different moments;
 - the broker's disk, lake files and Delta log versions per table;
 - the time to read one day from ``raw/`` (a reading_date partition, as the reports do);
 - the same lake figures and read time after one pass of ``lake_maintenance`` (compact settled
@@ -127,6 +129,7 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
         "seconds": summary["seconds"],
         "readings_per_second": summary["readings_per_second"],
         "peak_rss_mb": {k: round(v) for k, v in sorted(usage.peak_rss_mb.items())},
+        "peak_python_rss_mb": {k: round(v) for k, v in sorted(usage.peak_python_rss_mb.items())},
         "cpu_seconds": {k: round(v, 1) for k, v in sorted(usage.cpu_seconds().items())},
         "broker_disk_mb": round(folder_size(home / "kafka") / 2**20, 1),
         "lake": lake_before,
