@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from smartmeter_assets.contracts import RAW, REJECTED
 from smartmeter_assets.kafka.publish import PartitionReport, PublishReport
@@ -16,6 +17,7 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
 from smartmeter_assets.sources.readings import block_files
 from smartmeter_assets.sources.staging import read_staged_day, stage_block
+from smartmeter_assets.stream import landing
 from smartmeter_assets.stream.landing import DayKeys, compare_published_keys, short_days
 from smartmeter_assets_tests.lake_builder import raw_row, rejected_row, write_rows
 
@@ -126,3 +128,26 @@ def test_reconcile_is_pending_until_caught_up_and_always_fails_on_extra_or_doubl
     assert not reconcile([], [], raw_duplicates=1, caught_up=True).passed
     whole = DayKeys("2013-01-07", published=5, landed=5, missing=0, extra=0, in_both=0)
     assert reconcile([whole], [], 0, caught_up=True).passed
+
+
+def test_days_compared_a_chunk_at_a_time_give_what_all_days_at_once_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory is bounded by a chunk of days; the comparison must not depend on where chunks end."""
+    lake = staged_lake(tmp_path)
+    days = [DAY, date(2013, 1, 8), date(2013, 1, 9)]
+    for day in days:
+        keys = day_keys(lake, day)
+        record_publish(lake, day, keys, digest_of(keys))
+        landed = keys[2:] if day == days[1] else keys  # the middle day lost two readings
+        write_rows(lake, RAW, [raw_row(m, t, 0.1) for m, t in landed])
+    changed = day_keys(lake, days[2])[1:]
+    record_publish(lake, days[2], changed, digest_of(changed))  # the last one was re-staged since
+
+    whole = compare_published_keys(lake)
+    monkeypatch.setattr(landing, "COMPARE_CHUNK_DAYS", 1)
+    chunked = compare_published_keys(lake)
+
+    assert chunked == whole
+    assert [d.day for d in whole.days] == [DAY.isoformat(), days[1].isoformat()]
+    assert [d.missing for d in whole.days] == [0, 2] and whole.changed_days == [days[2].isoformat()]
