@@ -21,6 +21,7 @@ config) keeps publishes one at a time.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -49,6 +50,9 @@ from smartmeter_assets.kafka.topic import check_connection
 #: ingestion stamp stays close to the send and memory stays flat.
 CHUNK_ROWS = 20_000
 _PARTITION_COLUMN = "__partition"
+#: librdkafka's own log lines (a retried idempotence handshake on a broker just started, a lost
+#: connection) go through Python's logging, into the run's logs, instead of straight to stderr.
+_LIBRDKAFKA_LOG = logging.getLogger("smartmeter_assets.kafka.librdkafka")
 _EVENT_SECONDS_COLUMN = "__event_seconds"
 
 
@@ -274,6 +278,7 @@ def _produce_share(
         **security.librdkafka_options(),
         "on_delivery": deliveries.report,
         "error_cb": on_error,
+        "logger": _LIBRDKAFKA_LOG,
     }
     try:
         producer = Producer(config)
