@@ -100,8 +100,8 @@ def _count(outcome: RunOutcome, summary: Summary, reports: bool = False) -> None
         summary.reports_failed += outcome.failed_steps
 
 
-def _checks_of(result: ExecuteInProcessResult, summary: Summary) -> None:
-    _count(RunOutcome.of(result), summary)
+def _checks_of(result: ExecuteInProcessResult, summary: Summary, reports: bool = False) -> None:
+    _count(RunOutcome.of(result), summary, reports)
 
 
 def materialize_sources(defs: Definitions, instance: DagsterInstance) -> ExecuteInProcessResult:
@@ -168,14 +168,20 @@ class DetectorAlongside:
             preexec_fn=die_with_parent,
         )
 
+    def stop(self) -> None:
+        """No detector outlives the run."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(STREAM_STOP_SECONDS)
+        self.outcome_file.unlink(missing_ok=True)
+
     def outcome(self) -> RunOutcome:
         """What its run said, once it ended; a process that died without a word is a failed report."""
         try:
             status = self.process.wait()
-        finally:
-            if self.process.poll() is None:  # interrupted while waiting: no detector outlives the run
-                self.process.terminate()
-                self.process.wait(STREAM_STOP_SECONDS)
+        except BaseException:  # interrupted while waiting
+            self.stop()
+            raise
         try:
             return RunOutcome.read(self.outcome_file)
         except FileNotFoundError:
@@ -279,15 +285,14 @@ def run_pipeline(
                 _checks_of(checked, summary)
                 bar.update(1)
                 dependents = detector_dependents(defs)
-                _count(
-                    RunOutcome.of(run_reports(defs, instance, set(REPORT_KEYS - {ALERTS_KEY} - dependents))),
-                    summary,
-                    True,
-                )
-            finally:
-                _count(detector.outcome(), summary, reports=True)
+                others = set(REPORT_KEYS - {ALERTS_KEY} - dependents)
+                _checks_of(run_reports(defs, instance, others), summary, reports=True)
+            except BaseException:  # interrupted or failed: the detector stops too, at once
+                detector.stop()
+                raise
+            _count(detector.outcome(), summary, reports=True)
             if dependents:
-                _count(RunOutcome.of(run_reports(defs, instance, dependents)), summary, reports=True)
+                _checks_of(run_reports(defs, instance, dependents), summary, reports=True)
             bar.update(1)
             bar.close()
     finally:
