@@ -186,7 +186,7 @@ class DetectorAlongside:
             return RunOutcome.read(self.outcome_file)
         except FileNotFoundError:
             log.error("the meter-day detector's process ended (exit %s) without an outcome", status)
-            return RunOutcome(success=False, failed_steps=[ALERTS_KEY.to_user_string()])
+            return RunOutcome(failed_steps=[ALERTS_KEY.to_user_string()])
         finally:
             self.outcome_file.unlink(missing_ok=True)
 

@@ -24,7 +24,6 @@ class CheckOutcome:
 
 @dataclass
 class RunOutcome:
-    success: bool = True
     checks: list[CheckOutcome] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
 
@@ -39,7 +38,7 @@ class RunOutcome:
             for evaluation in result.get_asset_check_evaluations()
         ]
         failed = [event.step_key or "" for event in result.all_events if event.is_step_failure]
-        return cls(result.success, checks, failed)
+        return cls(checks, failed)
 
     def write(self, path: Path) -> None:
         """Written whole then renamed: the reader never sees half an outcome."""
@@ -51,4 +50,4 @@ class RunOutcome:
     def read(cls, path: Path) -> RunOutcome:
         data = json.loads(path.read_text())
         checks = [CheckOutcome(**check) for check in data["checks"]]
-        return cls(bool(data["success"]), checks, list(data["failed_steps"]))
+        return cls(checks, list(data["failed_steps"]))

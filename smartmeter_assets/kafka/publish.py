@@ -198,7 +198,6 @@ class _Deliveries:
 
     def __init__(self) -> None:
         self.partitions: dict[int, PartitionReport] = {}
-        self.failed = 0
         self.errors: list[str] = []
 
     def sent(self, partitions: np.ndarray, sizes: np.ndarray) -> None:
@@ -208,7 +207,6 @@ class _Deliveries:
     def report(self, error: object, message: Any) -> None:
         partition = message.partition()
         if error is not None:
-            self.failed += 1
             if len(self.errors) < 5:
                 self.errors.append(str(error))
             self._partition(partition).bytes -= len(message.value() or b"") + len(message.key() or b"")
