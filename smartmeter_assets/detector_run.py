@@ -8,12 +8,17 @@ not in a thread: two Dagster runs starting in one process deadlock in its loggin
 the parent's instance (``DAGSTER_HOME``) and settings (``SMARTMETER_*``), writes what its run said to
 the outcome file (:class:`~smartmeter_assets.run_outcome.RunOutcome`) and exits 0 unless the run
 could not be made at all.
+
+With ``--start-file`` it gets ready (imports, definitions, the instance: ~5 s of one core) and then
+waits until that file exists: ``smartmeter run`` starts it while the stream drains, when the parent
+is idle, and writes the file once the lake is complete.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -25,15 +30,29 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.run_outcome import RunOutcome
 from smartmeter_assets.settings import Settings
 
+#: How often a prepared process looks for its start file.
+START_POLL_SECONDS = 0.1
+
+
+def wait_for(start_file: Path) -> None:
+    """Block until ``start_file`` exists (the parent stops this process if it never will)."""
+    while not start_file.exists():
+        time.sleep(START_POLL_SECONDS)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smartmeter_assets.detector_run", description=__doc__)
     parser.add_argument("--outcome-file", type=Path, required=True, help="where the run's outcome is written")
+    parser.add_argument("--start-file", type=Path, help="get ready, then run once this file exists")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    definitions = build_definitions(settings)
+    definitions.resolve_implicit_global_asset_job_def()  # resolved once per Definitions: before the wait
     with DagsterInstance.get() as instance:
-        result = run_detector(build_definitions(settings), instance, Lake.from_settings(settings))
+        if arguments.start_file is not None:
+            wait_for(arguments.start_file)
+        result = run_detector(definitions, instance, Lake.from_settings(settings))
     (RunOutcome() if result is None else RunOutcome.of(result)).write(arguments.outcome_file)
     return 0
 

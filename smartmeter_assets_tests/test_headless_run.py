@@ -67,3 +67,29 @@ def test_run_refuses_to_start_a_second_stream_on_the_same_checkpoint(
         instance.create_run_for_job(job_def=job, tags={STREAM_TAG: settings.stream_query_name})
     with pytest.raises(PipelineRunError, match="two streams must never share a checkpoint"):
         run_pipeline(settings, days=1, progress=False)
+
+
+def test_the_detector_process_waits_for_its_start_and_never_outlives_a_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``smartmeter run`` starts the detector's process while the stream drains: it must not read
+    the lake before :meth:`start` (raw/ is still growing), and a drain that fails stops it."""
+    import time
+
+    from smartmeter_assets.headless import DetectorAlongside
+
+    settings = Settings(home=tmp_path / "home", data_dir=SAMPLE_DIR)
+    monkeypatch.setenv("DAGSTER_HOME", str(prepare_dagster_home(settings)))
+
+    waiting = DetectorAlongside(settings)
+    time.sleep(8)  # long enough to get ready (imports, definitions) and run, had it not waited
+    assert waiting.process.poll() is None and not waiting.outcome_file.exists()
+    waiting.start()
+    outcome = waiting.outcome()  # an empty lake: the run has nothing to judge, and says so
+    assert waiting.process.returncode == 0
+    assert outcome.checks == [] and outcome.failed_steps == []
+    assert not waiting.start_file.exists() and not waiting.outcome_file.exists()
+
+    stopped = DetectorAlongside(settings)
+    stopped.stop()  # never started: the drain failed
+    assert stopped.process.returncode is not None and not stopped.start_file.exists()

@@ -110,3 +110,53 @@ def test_a_missing_source_fails_the_materialization_clearly(tmp_path: Path) -> N
     assert not result.success
     failure = result.get_step_failure_events()[0]
     assert "no reading blocks" in str(failure.event_specific_data.error)  # type: ignore[union-attr]
+
+
+def test_readings_checks_count_each_kind_of_bad_staged_reading(tmp_path: Path) -> None:
+    """The readings checks over a staged dataset written by hand: two rows sharing a key, a null
+    energy, a reading above the plausible maximum and one before the dataset's span, each caught
+    by its own check with its count (staging keeps such rows out; the checks prove it)."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    from dagster import Definitions
+
+    from smartmeter_assets.contracts import VALID_FROM
+    from smartmeter_assets.sources.staging import READINGS_DIR, STAGED_PARTITIONING, STAGED_READING_SCHEMA
+
+    lake = Lake(str(tmp_path / "lake"))
+    stamp = pd.Timestamp("2013-01-01 00:30:00")
+    rows = pd.DataFrame(
+        {
+            "meter_id": ["MAC000001", "MAC000001", "MAC000002", "MAC000003", "MAC000004", "MAC000005"],
+            "timestamp": [stamp, stamp, stamp, stamp, stamp, pd.Timestamp(VALID_FROM) - pd.Timedelta(hours=1)],
+            "energy_kwh": [0.2, 0.3, None, 80.0, 0.1, 0.1],
+        }
+    )
+    rows["reading_date"] = rows["timestamp"].dt.date
+    pads.write_dataset(
+        pa.Table.from_pandas(rows, schema=STAGED_READING_SCHEMA, preserve_index=False),
+        lake.path("sources", READINGS_DIR),
+        format="parquet",
+        partitioning=STAGED_PARTITIONING,
+    )
+    readings_checks = SOURCE_CHECKS[-1]
+    defs = Definitions(
+        assets=SOURCE_ASSETS, asset_checks=[readings_checks], resources=resources(tmp_path, tmp_path / "lake")
+    )
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(), asset_check_selection=set(readings_checks.check_keys)
+    )
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["schema"].passed
+    assert not evaluations["unique_key"].passed
+    assert evaluations["unique_key"].metadata["rows"].value == 6
+    assert not evaluations["null_rates"].passed
+    assert evaluations["null_rates"].metadata["null_rows"].value == 1
+    ranges = evaluations["value_ranges"]
+    assert not ranges.passed
+    assert ranges.metadata["energy_max"].value == 80.0
+    assert ranges.metadata["before_span"].value == 1
+    assert ranges.metadata["after_span"].value == 0
+    assert evaluations["unique_key"].metadata["problems"].value == "2 rows share a (meter_id, timestamp)"

@@ -120,16 +120,18 @@ def readings_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> 
     con.register("staged", dataset)
     columns = con.sql("SELECT * FROM staged LIMIT 0").df()
     yield _result("readings", "schema", schema_verdict(columns, STAGED_READING_COLUMNS))
+    # Two passes over the staged files, not one per figure: the key counts, then every other figure.
     rows, duplicates, nulls, low, high, outside, before, after = con.execute(
         f"""
-        WITH keys AS (SELECT meter_id, timestamp, count(*) AS n FROM staged GROUP BY ALL HAVING n > 1)
-        SELECT (SELECT count(*) FROM staged),
-               (SELECT coalesce(sum(n), 0) FROM keys),
-               (SELECT count(*) FROM staged WHERE meter_id IS NULL OR timestamp IS NULL OR energy_kwh IS NULL),
-               (SELECT min(energy_kwh) FROM staged), (SELECT max(energy_kwh) FROM staged),
-               (SELECT count(*) FROM staged WHERE energy_kwh < 0 OR energy_kwh > {MAX_READING_KWH}),
-               (SELECT count(*) FROM staged WHERE timestamp < TIMESTAMP '{VALID_FROM}'),
-               (SELECT count(*) FROM staged WHERE timestamp >= TIMESTAMP '{VALID_UNTIL}')
+        WITH per_key AS (SELECT count(*) AS n FROM staged GROUP BY meter_id, timestamp)
+        SELECT count(*),
+               (SELECT coalesce(sum(n), 0) FROM per_key WHERE n > 1),
+               count(*) FILTER (WHERE meter_id IS NULL OR timestamp IS NULL OR energy_kwh IS NULL),
+               min(energy_kwh), max(energy_kwh),
+               count(*) FILTER (WHERE energy_kwh < 0 OR energy_kwh > {MAX_READING_KWH}),
+               count(*) FILTER (WHERE timestamp < TIMESTAMP '{VALID_FROM}'),
+               count(*) FILTER (WHERE timestamp >= TIMESTAMP '{VALID_UNTIL}')
+        FROM staged
         """
     ).fetchone()
     figures = {"rows": rows}
