@@ -77,24 +77,36 @@ class NotEnoughHistoryError(ValueError):
 
 
 def segment_series(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per level (each category and the portfolio) and on-grid half-hour: kWh, meters, kWh per meter, weather."""
+    """Per level (each category and the portfolio) and on-grid half-hour: kWh, meters, kWh per meter, weather.
 
-    def level(label: str) -> pd.DataFrame:  # one query for every level, only the label differs
-        return connection.sql(
-            f"""
-            SELECT {label} AS acorn_category, timestamp,
-                   sum(energy_kwh) AS total_kwh, count(DISTINCT meter_id) AS meters,
-                   sum(energy_kwh) / count(DISTINCT meter_id) AS kwh_per_meter,
-                   avg(temperature) AS temperature
-            FROM {RAW.name}
-            WHERE second(timestamp) = 0 AND minute(timestamp) IN (0, 30)
-            GROUP BY ALL ORDER BY ALL
-            """
-        ).df()
-
-    by_category = level(f"coalesce(acorn_category, '{UNKNOWN_ACORN_CATEGORY}')")
-    portfolio = level(f"'{PORTFOLIO}'")
-    return pd.concat([by_category, portfolio], ignore_index=True)
+    One pass over raw/, per category; the portfolio is their sum. raw/ holds a reading once per
+    (meter_id, timestamp), so a half-hour's readings count its meters, and a meter is in one
+    category at a time: the categories' meters add up to the portfolio's.
+    """
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE category_half_hours AS
+        SELECT coalesce(acorn_category, '{UNKNOWN_ACORN_CATEGORY}') AS acorn_category, timestamp,
+               sum(energy_kwh) AS total_kwh, count(meter_id) AS meters,
+               sum(temperature) AS temperature_sum, count(temperature) AS temperatures
+        FROM {RAW.name}
+        WHERE second(timestamp) = 0 AND minute(timestamp) IN (0, 30)
+        GROUP BY ALL
+        """
+    )
+    return connection.sql(
+        f"""
+        WITH levels AS (
+            SELECT * FROM category_half_hours
+            UNION ALL
+            SELECT '{PORTFOLIO}', timestamp, sum(total_kwh), sum(meters), sum(temperature_sum), sum(temperatures)
+            FROM category_half_hours GROUP BY timestamp
+        )
+        SELECT acorn_category, timestamp, total_kwh, meters::BIGINT AS meters,
+               total_kwh / meters AS kwh_per_meter, temperature_sum / temperatures AS temperature
+        FROM levels ORDER BY acorn_category = '{PORTFOLIO}', acorn_category, timestamp
+        """
+    ).df()
 
 
 def _days_back(values: pd.Series, days: range) -> list[pd.Series]:
