@@ -1,5 +1,8 @@
 """``python -m smartmeter_assets.detector_run --outcome-file FILE``: the meter-day detector's run, in a process.
 
+With ``--then ASSET`` (repeatable) it then materializes those reports too, in a second run: the
+outcome file holds both runs' checks and failed steps.
+
 ``smartmeter run`` ends with the lake's checks and the reports. The detector is the longest of
 them (it reads every reading of raw/ once) and all of them are single-threaded Python, so on two
 cores the detector runs here, beside the checks and the other reports of the parent, as
@@ -21,10 +24,10 @@ import logging
 import time
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
 from smartmeter_assets.definitions import build_definitions
-from smartmeter_assets.defs.reports.run import run_detector
+from smartmeter_assets.defs.reports.run import run_detector, run_reports
 from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.run_outcome import RunOutcome
@@ -44,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smartmeter_assets.detector_run", description=__doc__)
     parser.add_argument("--outcome-file", type=Path, required=True, help="where the run's outcome is written")
     parser.add_argument("--start-file", type=Path, help="get ready, then run once this file exists")
+    parser.add_argument(
+        "--then", action="append", default=[], metavar="ASSET", help="a report to materialize after the detector"
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -53,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.start_file is not None:
             wait_for(arguments.start_file)
         result = run_detector(definitions, instance, Lake.from_settings(settings))
-    (RunOutcome() if result is None else RunOutcome.of(result)).write(arguments.outcome_file)
+        outcome = RunOutcome() if result is None else RunOutcome.of(result)
+        then = {AssetKey.from_user_string(key) for key in arguments.then}
+        if then:
+            outcome += RunOutcome.of(run_reports(definitions, instance, then))
+    outcome.write(arguments.outcome_file)
     return 0
 
 

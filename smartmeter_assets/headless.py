@@ -19,14 +19,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 from tqdm import tqdm
 
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
 from smartmeter_assets.dagster_home import prepare_dagster_home, spark_environment
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
-from smartmeter_assets.defs.reports.run import ALERTS_KEY, REPORT_KEYS, detector_dependents, run_reports
+from smartmeter_assets.defs.reports.run import (
+    ALERTS_KEY,
+    BESIDE_DETECTOR_KEYS,
+    REPORT_KEYS,
+    detector_dependents,
+    run_reports,
+)
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.exit_status import die_with_parent
@@ -162,9 +168,10 @@ class DetectorAlongside:
 
     The process starts ready-but-waiting: its imports and definitions (~5 s of a core) are made
     while the stream drains, when this process only waits; :meth:`start` lets its run begin.
+    ``then``: reports it materializes after the detector, in a second run of that process.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, then: frozenset[AssetKey] = frozenset()) -> None:
         token = uuid.uuid4().hex[:8]
         self.outcome_file = settings.home.resolve() / f"detector-outcome-{token}.json"
         self.start_file = settings.home.resolve() / f"detector-start-{token}"
@@ -172,6 +179,7 @@ class DetectorAlongside:
             [
                 sys.executable, "-m", "smartmeter_assets.detector_run",
                 "--outcome-file", str(self.outcome_file), "--start-file", str(self.start_file),
+                *(f"--then={key.to_user_string()}" for key in sorted(then, key=AssetKey.to_user_string)),
             ],
             env={**os.environ, **settings.to_env()},
             preexec_fn=die_with_parent,
@@ -281,9 +289,12 @@ def run_pipeline(
                     stream.drain()
                 raise
             # The detector reads all of raw/ once; on its own process it runs beside the checks and
-            # the other reports (single-threaded Python all of them), then its dependents run. Its
-            # process gets ready while the stream drains, and starts once the lake is complete.
-            detector = DetectorAlongside(settings)
+            # the other reports (single-threaded Python all of them), then the reports of
+            # BESIDE_DETECTOR_KEYS there; then its dependents run here. Its process gets ready while
+            # the stream drains, and starts once the lake is complete.
+            dependents = detector_dependents(defs)
+            beside = BESIDE_DETECTOR_KEYS - dependents
+            detector = DetectorAlongside(settings, then=beside)
             try:
                 bar.set_description("stream (draining)")
                 stream.drain()
@@ -303,8 +314,7 @@ def run_pipeline(
                 ).execute_in_process(instance=instance, raise_on_error=False)
                 _checks_of(checked, summary)
                 bar.update(1)
-                dependents = detector_dependents(defs)
-                others = set(REPORT_KEYS - {ALERTS_KEY} - dependents)
+                others = set(REPORT_KEYS - {ALERTS_KEY} - dependents - beside)
                 _checks_of(run_reports(defs, instance, others), summary, reports=True)
             except BaseException:  # interrupted or failed: the detector stops too, at once
                 detector.stop()

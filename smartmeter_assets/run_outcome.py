@@ -40,6 +40,10 @@ class RunOutcome:
         failed = [event.step_key or "" for event in result.all_events if event.is_step_failure]
         return cls(checks, failed)
 
+    def __add__(self, other: RunOutcome) -> RunOutcome:
+        """Two runs' outcomes as one (a process that made two runs reports them together)."""
+        return RunOutcome(self.checks + other.checks, self.failed_steps + other.failed_steps)
+
     def write(self, path: Path) -> None:
         """Written whole then renamed: the reader never sees half an outcome."""
         staging = path.with_name(f".{path.name}.partial")

@@ -90,6 +90,12 @@ def test_the_detector_process_waits_for_its_start_and_never_outlives_a_stop(
     assert outcome.checks == [] and outcome.failed_steps == []
     assert not waiting.start_file.exists() and not waiting.outcome_file.exists()
 
+    then = DetectorAlongside(settings, then=frozenset({AssetKey("demand_forecast")}))
+    then.start()
+    # the forecast's run after the detector's: on an empty lake it fails ("nothing to report"), and
+    # that failure comes back to the parent as any report's would
+    assert then.outcome().failed_steps == ["demand_forecast"]
+
     stopped = DetectorAlongside(settings)
     stopped.stop()  # never started: the drain failed
     assert stopped.process.returncode is not None and not stopped.start_file.exists()
