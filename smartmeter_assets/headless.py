@@ -173,6 +173,7 @@ class DetectorAlongside:
 
     def __init__(self, settings: Settings, then: frozenset[AssetKey] = frozenset()) -> None:
         token = uuid.uuid4().hex[:8]
+        self.then = then
         self.outcome_file = settings.home.resolve() / f"detector-outcome-{token}.json"
         self.start_file = settings.home.resolve() / f"detector-start-{token}"
         self.process = subprocess.Popen(
@@ -211,7 +212,8 @@ class DetectorAlongside:
             return RunOutcome.read(self.outcome_file)
         except FileNotFoundError:
             log.error("the meter-day detector's process ended (exit %s) without an outcome", status)
-            return RunOutcome(failed_steps=[ALERTS_KEY.to_user_string()])
+            reports = [ALERTS_KEY, *sorted(self.then, key=AssetKey.to_user_string)]
+            return RunOutcome(failed_steps=[key.to_user_string() for key in reports])
         finally:
             self._clean()
 

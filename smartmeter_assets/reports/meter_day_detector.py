@@ -178,7 +178,7 @@ def _segment_lengths(starts: np.ndarray) -> np.ndarray:
     """Per row, the length of the run of rows it belongs to; a run begins where ``starts`` is true.
 
     For keys whose equal values are contiguous (sorted rows), this is a group-by size without
-    hashing: a third of the features' time as ``groupby().transform("size")`` on a full-scale day.
+    hashing (the two group-bys it replaced took over a quarter of the features' time at full scale).
     """
     first = np.flatnonzero(starts)
     lengths = np.diff(np.append(first, len(starts)))
