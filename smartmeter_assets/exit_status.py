@@ -81,7 +81,14 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child between f
 
     The child also gets a session of its own, so Ctrl-C in a terminal reaches only the parent,
     which stops its children in order (broker, cluster services, the stream run of ``smartmeter run``).
+
+    SIGTERM is set back to its default: an ignored signal stays ignored across ``exec``, and the
+    parent may ignore it without knowing. Dagster maps SIGTERM to SIGINT's handler after each run
+    in a process, and a job started in the background of a shell ignores SIGINT: a child started
+    then ignored both its parent's stop and its parent's death (seen in CI).
     """
+    with contextlib.suppress(OSError, ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1

@@ -144,3 +144,31 @@ def test_run_exits_with_the_status_its_summary_implies(tmp_path: Path) -> None:
 def test_a_benchmark_exits_0_every_time(tmp_path: Path) -> None:
     command = [sys.executable, str(REPO_ROOT / "benchmarks" / "stream.py"), "--readings", "1000", "--no-source"]
     assert statuses(command, environment(tmp_path), 2, timeout=400) == [0, 0]
+
+
+def test_a_child_obeys_sigterm_even_when_its_parent_ignores_it() -> None:
+    """``die_with_parent`` gives the child SIGTERM back. In a job started in the background of a shell
+    (SIGINT ignored), Dagster maps SIGTERM to SIGINT's disposition after every in-process run, so a
+    child started later inherited an *ignored* SIGTERM: neither its parent's stop nor its death
+    (PR_SET_PDEATHSIG) ended it (seen in CI with the detector's process). The parent here is a
+    process of its own, so the test's own signals stay as they are."""
+    parent = textwrap.dedent(
+        """
+        import signal, subprocess, sys
+        from dagster._utils.interrupts import setup_interrupt_handlers
+        from smartmeter_assets.exit_status import die_with_parent
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job of a non-interactive shell
+        setup_interrupt_handlers()  # what a Dagster run leaves behind in its process
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=die_with_parent)
+        child.terminate()
+        try:
+            print(child.wait(10))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            print("ignored")
+        """
+    )
+    finished = subprocess.run([sys.executable, "-c", parent], capture_output=True, timeout=60, cwd=REPO_ROOT)
+    assert finished.returncode == 0, finished.stderr.decode(errors="replace")
+    assert finished.stdout.decode().strip() == "-15"
