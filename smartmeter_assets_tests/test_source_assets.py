@@ -120,7 +120,7 @@ def test_readings_checks_count_each_kind_of_bad_staged_reading(tmp_path: Path) -
     import pyarrow.dataset as pads
     from dagster import Definitions
 
-    from smartmeter_assets.contracts import VALID_FROM
+    from smartmeter_assets.contracts import SOURCES_DIR, VALID_FROM
     from smartmeter_assets.sources.staging import READINGS_DIR, STAGED_PARTITIONING, STAGED_READING_SCHEMA
 
     lake = Lake(str(tmp_path / "lake"))
@@ -135,7 +135,7 @@ def test_readings_checks_count_each_kind_of_bad_staged_reading(tmp_path: Path) -
     rows["reading_date"] = rows["timestamp"].dt.date
     pads.write_dataset(
         pa.Table.from_pandas(rows, schema=STAGED_READING_SCHEMA, preserve_index=False),
-        lake.path("sources", READINGS_DIR),
+        lake.path(SOURCES_DIR, READINGS_DIR),
         format="parquet",
         partitioning=STAGED_PARTITIONING,
     )
