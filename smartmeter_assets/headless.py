@@ -196,7 +196,8 @@ class DetectorAlongside:
         """No detector outlives the run: asked to stop (SIGTERM), killed if it has not within the grace time.
 
         Killing loses nothing: its run either has not started or commits its alerts in one Delta
-        write. Seen once in CI: a process stopped right after it started had not ended 60 s later.
+        write. The kill is the safety net for a process that hangs; an inherited ignored SIGTERM, which
+        once kept it alive in CI, is reset for every child by :func:`~smartmeter_assets.exit_status.die_with_parent`.
         """
         if self.process.poll() is None:
             self.process.terminate()
