@@ -143,12 +143,19 @@ class _ShareResult:
 # ----------------------------------------------------------------------------------------------
 # Preparing the day
 # ----------------------------------------------------------------------------------------------
-def readings_table(enriched: pd.DataFrame, partitions: int, with_event_seconds: bool = False) -> pa.Table:
-    """The enriched frame as Arrow, with each row's Kafka partition (and event time if paced)."""
-    missing = [c for c in ENRICHED_COLUMNS if c not in enriched.columns]
+def readings_table(enriched: pd.DataFrame | pa.Table, partitions: int, with_event_seconds: bool = False) -> pa.Table:
+    """The enriched rows as Arrow, with each row's Kafka partition (and event time if paced).
+
+    An Arrow table (what the publish asset loads) is used as it is; a frame is converted.
+    """
+    names = enriched.column_names if isinstance(enriched, pa.Table) else list(enriched.columns)
+    missing = [c for c in ENRICHED_COLUMNS if c not in names]
     if missing:
         raise ValueError(f"the enriched readings lack columns {missing}")
-    table = pa.Table.from_pandas(enriched.loc[:, list(ENRICHED_COLUMNS)], preserve_index=False)
+    if isinstance(enriched, pa.Table):
+        table = enriched.select(list(ENRICHED_COLUMNS))
+    else:
+        table = pa.Table.from_pandas(enriched.loc[:, list(ENRICHED_COLUMNS)], preserve_index=False)
     table = table.append_column(
         _PARTITION_COLUMN, pa.array(partitions_for_meters(table["meter_id"], partitions), pa.int32())
     )
@@ -356,7 +363,7 @@ def _produce_in_processes(
 
 
 def publish_readings(
-    enriched: pd.DataFrame,
+    enriched: pd.DataFrame | pa.Table,
     bootstrap: str,
     topic: str,
     partitions: int,

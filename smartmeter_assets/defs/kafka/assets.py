@@ -102,7 +102,7 @@ def smart_meter_topic(
     context: AssetExecutionContext,
     kafka: KafkaResource,
     lake: LakeResource,
-    enriched_readings: pd.DataFrame,
+    enriched_readings: pa.Table,
 ) -> MaterializeResult:
     """The day's readings published to the topic: key = meter_id, JSON, lz4, ``acks=all``.
 
@@ -111,6 +111,9 @@ def smart_meter_topic(
     ``<lake>/published``. A re-publish appends a new record; the stream merges raw/ on
     (meter_id, timestamp), so a reading published twice lands once. That is how a day short in
     the lake (messages lost with a broker) is repaired: materialize its partition again.
+
+    The day comes in as Arrow, as stored: encoding and the key digest work on Arrow, and a round
+    trip through pandas cost ~6% of a publish at full scale.
     """
     day = date.fromisoformat(context.partition_key)
     bootstrap = kafka.bootstrap_servers()
@@ -127,7 +130,7 @@ def smart_meter_topic(
         processes=kafka.producer_processes,
         security=kafka.security(),
     )
-    digest = key_digest(pa.Table.from_pandas(enriched_readings.loc[:, ["meter_id", "timestamp"]], preserve_index=False))
+    digest = key_digest(enriched_readings)
     write_publish_records(lake.lake(), publish_records(report, day, context.run.run_id, key_digest=digest))
     context.log.info(
         f"{day}: {report.records:,} readings to {report.topic} in {report.seconds:.2f}s "

@@ -28,19 +28,24 @@ def write_frame(lake: Lake, frame: pd.DataFrame, asset: str, partition: str | No
     return path
 
 
-def read_frame(lake: Lake, asset: str, partition: str | None = None) -> pd.DataFrame:
-    """A stored asset as pandas; a clear error when it was never materialized."""
+def read_stored_table(lake: Lake, asset: str, partition: str | None = None) -> pa.Table:
+    """A stored asset as Arrow; a clear error when it was never materialized."""
     fs, _ = lake.filesystem()
     path = frame_path(lake, asset, partition)
     try:
-        return pq.read_table(path, filesystem=fs).to_pandas()
+        return pq.read_table(path, filesystem=fs)
     except FileNotFoundError:
         what = f"{asset} partition {partition}" if partition else asset
         raise FileNotFoundError(f"{what} is not in the lake at {path}: materialize it first") from None
 
 
+def read_frame(lake: Lake, asset: str, partition: str | None = None) -> pd.DataFrame:
+    """A stored asset as pandas; a clear error when it was never materialized."""
+    return read_stored_table(lake, asset, partition).to_pandas()
+
+
 class LakeParquetIOManager(ConfigurableIOManager):
-    """pandas DataFrames <-> Parquet under the lake root."""
+    """pandas DataFrames <-> Parquet under the lake root (inputs annotated ``pa.Table`` load as Arrow)."""
 
     url: str
     allow_http: bool = False  # plain http to a non-loopback S3 endpoint
@@ -59,6 +64,9 @@ class LakeParquetIOManager(ConfigurableIOManager):
         path = write_frame(Lake(self.url, self.allow_http), obj, asset, partition)
         context.add_output_metadata({"lake_path": path, "rows": len(obj)})
 
-    def load_input(self, context: InputContext) -> pd.DataFrame:
+    def load_input(self, context: InputContext) -> pd.DataFrame | pa.Table:
+        """pandas, or Arrow for an input annotated ``pa.Table`` (no round trip through pandas)."""
         asset, partition = self._key(context)
+        if context.dagster_type.typing_type is pa.Table:
+            return read_stored_table(Lake(self.url, self.allow_http), asset, partition)
         return read_frame(Lake(self.url, self.allow_http), asset, partition)
