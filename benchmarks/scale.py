@@ -14,6 +14,11 @@ it: stage -> publish (overlapping the stream) -> stream -> lake -> checks -> rep
 - the same lake figures and read time after one pass of ``lake_maintenance`` (compact settled
   partitions, vacuum with no retention, checkpoint the logs), and how long that pass took.
 
+A run of D days starts on 2013-01-01 when D days fit before the dataset's last day (2014-02-28),
+else on its first day (2011-11-23): generated days outside the span are staged but never
+published (the ``readings`` value-range check flags them). A run that ends with a failed check is
+still measured, its failed checks printed, and the benchmark exits non-zero.
+
 Then the whole history (829 days, 167.8 M readings) projected from the largest D with its
 measured rate, and how rate and memory move between the smallest and the largest D.
 
@@ -36,7 +41,14 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from smartmeter_assets.contracts import LAKE_TABLES, PROGRESS_DIR, PUBLISHED_DIR, RAW
+from smartmeter_assets.contracts import (
+    DATASET_FIRST_DAY,
+    DATASET_LAST_DAY,
+    LAKE_TABLES,
+    PROGRESS_DIR,
+    PUBLISHED_DIR,
+    RAW,
+)
 from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.lake.delta import open_delta, read_table
 from smartmeter_assets.lake.maintenance import maintain_lake
@@ -51,7 +63,16 @@ HOUSEHOLDS = 5_566
 HOUSEHOLDS_PER_BLOCK = 50
 HISTORY_READINGS = 167_800_000  # 2011-11-23 .. 2014-02-28, all meters (design.md)
 HISTORY_GOAL_MINUTES = 60
-START = date(2013, 1, 1)
+#: Where a run of D days starts: 2013 (winter, as the figures of earlier runs), or the dataset's
+#: first day when D days from there would leave its span (days outside it are never published).
+WINTER_START = date(2013, 1, 1)
+SPAN_DAYS = (DATASET_LAST_DAY - DATASET_FIRST_DAY).days + 1
+
+
+def start_of(days: int) -> date:
+    if days > SPAN_DAYS:
+        raise SystemExit(f"--days {days}: the dataset spans {SPAN_DAYS} days ({DATASET_FIRST_DAY}..{DATASET_LAST_DAY})")
+    return WINTER_START if WINTER_START + timedelta(days=days - 1) <= DATASET_LAST_DAY else DATASET_FIRST_DAY
 
 
 def folder_size(path: Path) -> int:
@@ -65,7 +86,7 @@ def generate(days: int, folder: Path) -> float:
     subprocess.run(
         [
             str(Path(sys.executable).parent / "smartmeter"), "sample", "--households", str(HOUSEHOLDS),
-            "--days", str(days), "--start", START.isoformat(),
+            "--days", str(days), "--start", start_of(days).isoformat(),
             "--households-per-block", str(HOUSEHOLDS_PER_BLOCK), "--quiet", "--out", str(folder),
         ],
         check=True, capture_output=True,
@@ -110,11 +131,11 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
         stdout, _ = process.communicate()
         usage = sampler.stop()
     lines = [line for line in stdout.decode().splitlines() if line.startswith("{")]
-    if process.returncode != 0 or not lines:
+    if not lines:  # no summary: nothing to measure (a failed check still leaves one: measured below)
         raise SystemExit(f"smartmeter run exited {process.returncode}; log: {log_file}")
     summary = json.loads(lines[-1])
     settings = Settings(home=home)
-    one_day = START + timedelta(days=days // 2)
+    one_day = start_of(days) + timedelta(days=days // 2)
     day_rows, day_seconds = read_one_day(settings, one_day)
     lake_before = lake_figures(settings)
     started = time.perf_counter()
@@ -139,7 +160,10 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
             "lake_after": lake_figures(settings),
             "read_one_day_seconds_after": round(day_seconds_after, 3),
         },
+        "exit_status": process.returncode,
+        "days_published": summary.get("days"),
         "checks_failed": summary.get("checks_failed"),
+        "failed_checks": summary.get("failed_checks"),
     }
 
 
@@ -158,9 +182,12 @@ def main() -> int:
         print(json.dumps(result), flush=True)
         ok = result["published"] == result["raw"]
         print(
-            f"D={days}: {result['published']:,} readings, {result['readings_per_second']:,.0f}/s end to end, "
-            f"published {'=' if ok else '!='} raw, peak RSS {result['peak_rss_mb']}, "
-            f"broker disk {result['broker_disk_mb']} MB, one day from raw/ in {result['read_one_day']['seconds']} s",
+            f"D={days} from {start_of(days)}: {result['days_published']} days published, {result['published']:,} "
+            f"readings, {result['readings_per_second']:,.0f}/s end to end in {float(result['seconds']) / 60:.1f} min, "
+            f"published {'=' if ok else '!='} raw, exit {result['exit_status']}"
+            f"{' (failed checks: ' + ', '.join(result['failed_checks']) + ')' if result['failed_checks'] else ''}, "
+            f"peak RSS {result['peak_rss_mb']}, broker disk {result['broker_disk_mb']} MB, "
+            f"one day from raw/ in {result['read_one_day']['seconds']} s",
             flush=True,
         )
     largest, smallest = results[-1], results[0]
@@ -175,7 +202,7 @@ def main() -> int:
               + ", ".join(f"{k} x{largest['peak_rss_mb'].get(k, 0) / max(v, 1):.2f}"
                           for k, v in smallest["peak_rss_mb"].items()))  # fmt: skip
     print(f"load average at end: {os.getloadavg()}")
-    return 0
+    return 1 if any(r["exit_status"] for r in results) else 0
 
 
 if __name__ == "__main__":
