@@ -22,6 +22,7 @@ FULL = os.environ.get("BENCH_FULL") == "1"
 RUNS: list[list[str]] = [
     ["sample.py", *(["--days", "14", "--days", "90"] if FULL else ["--days", "14"])],
     ["publish.py", "--readings", "270000"],
+    ["publish_runs.py", "--days", "5" if FULL else "2"],
     ["reconciliation.py", "--days", "5" if FULL else "1"],
     ["stream.py", *(["--readings", "100000", "--readings", "1000000", "--readings", "5000000"] if FULL else
                     ["--readings", "100000", "--readings", "1000000"])],
