@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -42,25 +41,14 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.staging import read_staged_day
 
-HOUSEHOLDS = 5_566
-START = date(2013, 1, 1)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import generate, start_of
 
 
 def cpu_seconds() -> float:
     """This process's CPU, librdkafka's threads included."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def generate(days: int, folder: Path) -> None:
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "smartmeter"), "sample", "--households", str(HOUSEHOLDS),
-            "--days", str(max(days, 3)), "--start", START.isoformat(), "--households-per-block", "50",
-            "--quiet", "--out", str(folder),
-        ],
-        check=True, capture_output=True,
-    )  # fmt: skip
 
 
 def main() -> int:
@@ -71,8 +59,8 @@ def main() -> int:
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="smartmeter-publish-runs-"))
     data, home = workdir / "data", workdir / "home"
     if not data.exists():
-        generate(arguments.days, data)
-    days = [START + timedelta(days=n) for n in range(arguments.days)]
+        generate(arguments.days, data)  # scale.py's generator: the same folder, the same first day
+    days = [start_of(arguments.days) + timedelta(days=n) for n in range(arguments.days)]
 
     with EmbeddedBroker() as broker:
         settings = Settings(home=home, data_dir=data, kafka_bootstrap=broker.bootstrap)
