@@ -18,6 +18,7 @@ variable from the environment, or reads the password file whose *path* it is giv
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SMARTMETER_"
 EMBEDDED = "embedded"
+
+#: DuckDB's memory bound per connection (see lake/query_engine.py for why 3 GB).
+DEFAULT_QUERY_MEMORY_LIMIT = "3GB"
+#: A size as DuckDB's memory_limit reads it: a number and a unit.
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -61,6 +67,12 @@ class Settings(BaseSettings):
     lake_url: str = Field(
         default="",
         description="Lake root: a local folder, file:///abs/path or s3://bucket[/prefix]. Empty means <home>/lake.",
+    )
+
+    query_memory_limit: str = Field(
+        default=DEFAULT_QUERY_MEMORY_LIMIT,
+        description="Memory bound of each DuckDB query over the lake and the staged readings (e.g. 3GB, 512MB); "
+        "past it DuckDB spills to a temporary folder instead of growing (its own default is 80% of RAM).",
     )
 
     # --- Kafka ----------------------------------------------------------------------------
@@ -166,6 +178,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_means_embedded(cls, value: str) -> str:
         return value.strip() or EMBEDDED
+
+    @field_validator("query_memory_limit")
+    @classmethod
+    def _a_memory_size(cls, value: str) -> str:
+        if not _MEMORY_SIZE.match(value.strip()):
+            raise SettingsError(f"{ENV_PREFIX}QUERY_MEMORY_LIMIT={value!r} is not a size such as 3GB or 512MB")
+        return value.strip()
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Settings:

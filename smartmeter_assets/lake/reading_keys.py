@@ -10,10 +10,10 @@ a fraction of a second), not a Python loop.
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow as pa
 
 from smartmeter_assets.contracts import TIMESTAMP_FORMAT
+from smartmeter_assets.lake import query_engine
 
 #: One key as text: ``meter_id timestamp`` (a meter id has no space, the stamp has exactly one).
 KEY_SQL = "meter_id || ' ' || timestamp"
@@ -28,6 +28,6 @@ def stamp_text_sql(column: str) -> str:
 
 def key_digest(keys: pa.Table) -> str:
     """The digest of ``keys`` (columns ``meter_id`` and ``timestamp``, the latter as published text)."""
-    with duckdb.connect() as con:
+    with query_engine.connect() as con:  # one day's keys: the default bound is ample
         con.register("keys", keys.select(["meter_id", "timestamp"]))
         return str(con.execute(f"SELECT {DIGEST_SQL} FROM keys").fetchone()[0])  # type: ignore[index]

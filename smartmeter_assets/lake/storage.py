@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from smartmeter_assets.settings import ENV_PREFIX, Settings
+from smartmeter_assets.settings import DEFAULT_QUERY_MEMORY_LIMIT, ENV_PREFIX, Settings
 
 _LOOPBACK_NAMES = ("localhost",)
 
@@ -70,10 +70,11 @@ class Lake:
 
     root: str  # s3://bucket/prefix or an absolute local path
     allow_http: bool = False  # plain http to a non-loopback S3 endpoint (Settings.s3_allow_http)
+    query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # each DuckDB over it (Settings.query_memory_limit)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        return cls(settings.lake_root, settings.s3_allow_http)
+        return cls(settings.lake_root, settings.s3_allow_http, settings.query_memory_limit)
 
     @property
     def is_s3(self) -> bool:

@@ -12,10 +12,10 @@ anything without readings call :func:`require_rows` and fail with a clear messag
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 import pyarrow.dataset as pads
 
 from smartmeter_assets.contracts import LAKE_TABLES, LakeTable
+from smartmeter_assets.lake import query_engine
 from smartmeter_assets.lake.delta import table_dataset
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
@@ -33,17 +33,9 @@ def lake_dataset(lake: Lake, table: LakeTable) -> pads.Dataset:
 
 def lake_connection(lake: Lake, tables: tuple[LakeTable, ...] = LAKE_TABLES) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with each lake table registered under its name (``raw``, ...)."""
-    connection = duckdb.connect()
+    connection = query_engine.connect(lake.query_memory_limit)
     for table in tables:
         connection.register(table.name, lake_dataset(lake, table))
-    return connection
-
-
-def arrow_connection(tables: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:
-    """The same shape of connection over in-memory tables (a lake slice already read)."""
-    connection = duckdb.connect()
-    for name, table in tables.items():
-        connection.register(name, table)
     return connection
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import RAW, REJECTED
+from smartmeter_assets.lake import query_engine
 from smartmeter_assets.lake.delta import table_dataset
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.published import published_days
@@ -99,7 +99,7 @@ def _compare_chunk(lake: Lake, publishes: list[PublishedDay]) -> KeyComparison:
     if not publishes:
         return KeyComparison([], [])
     recorded = {p.day: p for p in publishes}
-    with duckdb.connect() as con:
+    with query_engine.connect(lake.query_memory_limit) as con:
         con.register(
             "recorded",
             pa.table({"day": [p.day for p in publishes], "records": [p.records for p in publishes],
@@ -191,7 +191,7 @@ def landed_counts(lake: Lake) -> tuple[dict[str, int], dict[str, int]]:
     dataset = table_dataset(lake, REJECTED)
     if dataset is None:
         return raw, {}
-    with duckdb.connect() as con:
+    with query_engine.connect(lake.query_memory_limit) as con:
         con.register("rejected", dataset.scanner(columns=["meter_id", "timestamp"]).to_reader())
         rows = con.execute(
             f"SELECT day, count(DISTINCT (meter_id, timestamp)) FROM ({_REJECTED_KEYS_SQL}) GROUP BY day"

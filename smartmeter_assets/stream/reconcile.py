@@ -10,20 +10,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from smartmeter_assets.contracts import AGGREGATE_KEYS, AGGREGATED, RAW
+from smartmeter_assets.lake import query_engine
 from smartmeter_assets.lake.delta import read_table, table_dataset
 from smartmeter_assets.lake.schema import lake_arrow_schema
 from smartmeter_assets.lake.storage import Lake
+from smartmeter_assets.settings import DEFAULT_QUERY_MEMORY_LIMIT
 from smartmeter_assets.stream.window import AGGREGATE_INPUT_COLUMNS, WindowSpec
 
 _KEYS = ", ".join(AGGREGATE_KEYS)
 
 
-def aggregates_from_raw(raw: pa.Table, spec: WindowSpec) -> pa.Table:
+def aggregates_from_raw(raw: pa.Table, spec: WindowSpec, memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT) -> pa.Table:
     """What ``aggregated/`` must hold for these readings, with no watermark drop."""
     slide = int(spec.slide.total_seconds() * 1_000_000)
     length = int(spec.length.total_seconds() * 1_000_000)
@@ -49,7 +50,7 @@ def aggregates_from_raw(raw: pa.Table, spec: WindowSpec) -> pa.Table:
         WHERE us < start_us + {length}
         GROUP BY ALL
     """
-    with duckdb.connect() as connection:
+    with query_engine.connect(memory_limit) as connection:
         connection.execute("SET threads TO 1")
         result = connection.sql(query).to_arrow_table()
     return result.cast(lake_arrow_schema(AGGREGATED))
@@ -87,7 +88,7 @@ def aggregate_differences(expected: pa.Table, actual: pa.Table, tolerance: float
 def reconcile_aggregates(lake: Lake, spec: WindowSpec) -> list[str]:
     """Differences between ``aggregated/`` and a recomputation over ``raw/`` (empty: they agree)."""
     raw = read_table(lake, RAW, columns=list(AGGREGATE_INPUT_COLUMNS))
-    return aggregate_differences(aggregates_from_raw(raw, spec), read_table(lake, AGGREGATED))
+    return aggregate_differences(aggregates_from_raw(raw, spec, lake.query_memory_limit), read_table(lake, AGGREGATED))
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def reading_counts_by_window_date(lake: Lake, spec: WindowSpec) -> list[DayCount
     raw, aggregated = table_dataset(lake, RAW), table_dataset(lake, AGGREGATED)
     if raw is None and aggregated is None:
         return []
-    with duckdb.connect() as connection:
+    with query_engine.connect(lake.query_memory_limit) as connection:
         connection.execute("SET threads TO 1")
         # Datasets, not tables: DuckDB reads only the columns the query names, batch by batch.
         connection.register("raw", raw if raw is not None else lake_arrow_schema(RAW).empty_table())

@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import (
@@ -27,6 +26,7 @@ from dagster import (
 from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, LAKE_TABLES, RAW, LakeTable
 from smartmeter_assets.defs.lake.assets import lake_asset_key
 from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.lake import query_engine
 from smartmeter_assets.lake.delta import open_table, table_dataset
 from smartmeter_assets.lake.observation import observe_table
 from smartmeter_assets.lake.progress import read_progress
@@ -45,7 +45,7 @@ def _dataset_sql(lake: Lake, table: LakeTable, sql: str) -> list[tuple]:
     dataset = table_dataset(lake, table)
     if dataset is None:
         return []
-    with duckdb.connect() as con:
+    with query_engine.connect(lake.query_memory_limit) as con:
         con.register("t", dataset)
         return con.execute(sql).fetchall()
 

@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -23,6 +22,7 @@ from smartmeter_assets.contracts import (
 )
 from smartmeter_assets.defs.lake.io_manager import read_frame
 from smartmeter_assets.defs.lake.resources import LakeResource
+from smartmeter_assets.lake import query_engine
 from smartmeter_assets.sources.quality import (
     Range,
     Verdict,
@@ -113,10 +113,11 @@ def frame_checks(rules: FrameRules) -> AssetChecksDefinition:
 )
 def readings_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> Iterator[AssetCheckResult]:
     """The same four checks over the staged dataset, in DuckDB (it spills; 167 M rows fit)."""
-    dataset = staged_dataset(lake.lake())
+    staged_lake = lake.lake()
+    dataset = staged_dataset(staged_lake)
     if dataset is None:
         raise FileNotFoundError("no staged readings in the lake: materialize `readings` first")
-    con = duckdb.connect()
+    con = query_engine.connect(staged_lake.query_memory_limit)
     con.register("staged", dataset)
     columns = con.sql("SELECT * FROM staged LIMIT 0").df()
     yield _result("readings", "schema", schema_verdict(columns, STAGED_READING_COLUMNS))
