@@ -54,12 +54,21 @@ class TreeUsage:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     #: Python only: the peak of the processes of each role (see :func:`role_of`), summed per sample.
     peak_python_rss_mb: dict[str, float] = field(default_factory=dict)
-    cpu_by_pid: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: Per process: its component, its Python role (None for a JVM) and its CPU seconds when last seen.
+    cpu_by_pid: dict[int, tuple[str, str | None, float]] = field(default_factory=dict)
 
     def cpu_seconds(self) -> dict[str, float]:
         totals: dict[str, float] = {}
-        for component, seconds in self.cpu_by_pid.values():
+        for component, _, seconds in self.cpu_by_pid.values():
             totals[component] = totals.get(component, 0.0) + seconds
+        return totals
+
+    def python_cpu_seconds(self) -> dict[str, float]:
+        """The Python component's CPU split by role: which process spends it."""
+        totals: dict[str, float] = {}
+        for _, role, seconds in self.cpu_by_pid.values():
+            if role is not None:
+                totals[role] = totals.get(role, 0.0) + seconds
         return totals
 
 
@@ -83,10 +92,10 @@ class TreeSampler:
                 times = process.cpu_times()
                 megabytes = process.memory_info().rss / 2**20
                 rss[component] = rss.get(component, 0.0) + megabytes
-                if component == PYTHON:
-                    role = role_of(process, self._root.pid)
+                role = role_of(process, self._root.pid) if component == PYTHON else None
+                if role is not None:
                     roles[role] = roles.get(role, 0.0) + megabytes
-                self.usage.cpu_by_pid[process.pid] = (component, times.user + times.system)
+                self.usage.cpu_by_pid[process.pid] = (component, role, times.user + times.system)
             except psutil.Error:
                 continue
         for component, megabytes in rss.items():

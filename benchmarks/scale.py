@@ -152,6 +152,7 @@ def bench(days: int, workdir: Path) -> dict[str, object]:
         "peak_rss_mb": {k: round(v) for k, v in sorted(usage.peak_rss_mb.items())},
         "peak_python_rss_mb": {k: round(v) for k, v in sorted(usage.peak_python_rss_mb.items())},
         "cpu_seconds": {k: round(v, 1) for k, v in sorted(usage.cpu_seconds().items())},
+        "python_cpu_seconds": {k: round(v, 1) for k, v in sorted(usage.python_cpu_seconds().items())},
         "broker_disk_mb": round(folder_size(home / "kafka") / 2**20, 1),
         "lake": lake_before,
         "read_one_day": {"rows": day_rows, "seconds": round(day_seconds, 3)},

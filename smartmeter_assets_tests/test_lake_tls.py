@@ -35,6 +35,7 @@ from smartmeter_assets.lake.delta import read_table
 from smartmeter_assets.lake.storage import InsecureEndpointError, Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
+from smartmeter_assets.stream.session import THROUGHPUT_COLLECTOR, java_options
 from smartmeter_assets.stream.truststore import (
     java_truststore,
     jvm_default_truststore,
@@ -231,8 +232,10 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
         "from smartmeter_assets.stream.session import build_session\n"
         "session = build_session(Settings(home=sys.argv[1], spark_master='local[1]'))\n"
         "system = session.sparkContext._jvm.java.lang.System\n"
+        "beans = session.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()\n"
         "print(json.dumps({name: system.getProperty(name) for name in sys.argv[2:]}\n"
-        "    | {'executor': session.sparkContext.getConf().get('spark.executor.extraJavaOptions')}))\n"
+        "    | {'executor': session.sparkContext.getConf().get('spark.executor.extraJavaOptions')}\n"
+        "    | {'collectors': [bean.getName() for bean in beans]}))\n"
         "session.stop()\n"
     )
     properties = ["javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "smartmeter.configured"]
@@ -249,8 +252,10 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
     assert seen["javax.net.ssl.trustStore"] == str(store)
     assert seen["javax.net.ssl.trustStoreType"] == "PKCS12"
     assert seen["smartmeter.configured"] == "driver"  # the configured options are kept, not replaced
-    assert seen["executor"].split()[-3:] == [  # after Spark's own --add-opens
+    assert sorted(seen["collectors"]) == ["PS MarkSweep", "PS Scavenge"]  # the throughput collector: none configured
+    assert seen["executor"].split()[-4:] == [  # after Spark's own --add-opens
         "-Dsmartmeter.configured=executor",
+        THROUGHPUT_COLLECTOR,
         f"-Djavax.net.ssl.trustStore={store}",
         "-Djavax.net.ssl.trustStoreType=PKCS12",
     ]
@@ -297,3 +302,12 @@ def test_a_ca_that_did_not_sign_the_endpoint_stops_the_stream_in_one_line_before
     assert "unable to get local issuer certificate" in line
     assert checkpoint_keys(settings) == set()  # listed with the right CA: nothing was written
     assert not (settings.home / "tls").exists()  # refused before any JVM or truststore
+
+
+def test_a_collector_named_in_spark_defaults_is_kept_alone() -> None:
+    """Two collectors stop a JVM at start ("Conflicting collector combinations"): a configured one wins."""
+    options = java_options({"spark.driver.extraJavaOptions": "-Xss4m -XX:+UseG1GC -XX:MaxGCPauseMillis=50"}, None)
+
+    assert options["spark.driver.extraJavaOptions"] == "-Xss4m -XX:+UseG1GC -XX:MaxGCPauseMillis=50"
+    assert options["spark.executor.extraJavaOptions"] == THROUGHPUT_COLLECTOR  # that key names none
+    assert java_options({}, "-Dtrust=store")["spark.driver.extraJavaOptions"] == f"{THROUGHPUT_COLLECTOR} -Dtrust=store"

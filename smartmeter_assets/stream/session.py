@@ -10,6 +10,12 @@ With ``AWS_CA_BUNDLE`` set, the driver and executor JVMs start with the truststo
 reaches an https endpoint signed by a private CA. JVM options only apply when a JVM starts: pyspark
 hands them to ``spark-submit``, which starts the driver with them. They are added to any
 ``extraJavaOptions`` in ``spark-defaults.conf``, which would otherwise be replaced.
+
+The JVMs collect garbage with the parallel (throughput) collector unless ``spark-defaults.conf``
+picks one: a micro-batch job wants throughput, not G1's short pauses paid for by concurrent
+threads. Over a full-scale 14-day ``smartmeter run`` (3.6 M readings) G1's threads used 8.2 CPU-s
+of the driver JVM's 99 (4.8 of them concurrent marking); the parallel collector used 2.2-2.6, with
+the same batches and the same 2 GB heap.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 
 #: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
 JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+#: The collector the JVMs get unless spark-defaults.conf names one (see the module docstring).
+THROUGHPUT_COLLECTOR = "-XX:+UseParallelGC"
+#: A JVM option choosing a collector (two of them stop the JVM at start).
+_COLLECTOR_OPTION = re.compile(r"-XX:\+Use\w*GC\b")
 
 
 def spark_defaults() -> dict[str, str]:
@@ -71,15 +81,25 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         # the executors must reach it, so its address comes from SPARK_LOCAL_HOSTNAME/_IP instead.
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     store = _trust_s3_ca_bundle(settings)
-    if store is not None:
-        defaults = spark_defaults()
-        for key in JAVA_OPTIONS_KEYS:
-            builder = builder.config(key, " ".join(filter(None, [defaults.get(key), java_trust_options(store)])))
+    trust = java_trust_options(store) if store is not None else None
+    for key, options in java_options(spark_defaults(), trust).items():
+        builder = builder.config(key, options)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     if store is not None:
         _warn_unless_trusted(session, store)
     return session
+
+
+def java_options(defaults: dict[str, str], trust: str | None) -> dict[str, str]:
+    """The driver's and executors' ``extraJavaOptions``: spark-defaults.conf's own, then the
+    throughput collector unless they name a collector, then the truststore's options (if any)."""
+    options = {}
+    for key in JAVA_OPTIONS_KEYS:
+        own = defaults.get(key, "")
+        collector = None if _COLLECTOR_OPTION.search(own) else THROUGHPUT_COLLECTOR
+        options[key] = " ".join(filter(None, [own, collector, trust]))
+    return options
 
 
 def _trust_s3_ca_bundle(settings: Settings) -> Path | None:
