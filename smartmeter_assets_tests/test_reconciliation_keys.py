@@ -151,3 +151,24 @@ def test_days_compared_a_chunk_at_a_time_give_what_all_days_at_once_give(
     assert chunked == whole
     assert [d.day for d in whole.days] == [DAY.isoformat(), days[1].isoformat()]
     assert [d.missing for d in whole.days] == [0, 2] and whole.changed_days == [days[2].isoformat()]
+
+
+def test_a_rejected_text_that_is_no_stamp_is_an_extra_key_by_its_text(tmp_path: Path) -> None:
+    """Keys are compared typed; a reject's published text that is not exactly a stamp stays a key of its own."""
+    lake = staged_lake(tmp_path)
+    keys = day_keys(lake, DAY)
+    record_publish(lake, DAY, keys, digest_of(keys))
+    write_rows(lake, RAW, [raw_row(m, t, 0.1) for m, t in keys[1:]])
+    texts = ["2013-01-07 9:00", "2013-01-07 9:00", "2013-01-07 09:00:00.5", "garbage", text(keys[0][1])]
+    write_rows(
+        lake,
+        REJECTED,
+        [rejected_row("MAC000777", stamp, "unparseable_timestamp", date(2026, 1, 1)) for stamp in texts[:4]]
+        + [rejected_row(keys[0][0], texts[4], "negative_energy", date(2026, 1, 1))],
+    )
+
+    [day] = compare_published_keys(lake).days
+
+    assert (day.published, day.missing, day.in_both) == (len(keys), 0, 0)  # the first key landed as a reject
+    assert day.extra == 2 and day.landed == len(keys) + 2  # "garbage" names no compared day
+    assert day.extra_sample == ("MAC000777 2013-01-07 09:00:00.5", "MAC000777 2013-01-07 9:00")

@@ -15,8 +15,14 @@ import pyarrow as pa
 from smartmeter_assets.contracts import TIMESTAMP_FORMAT
 from smartmeter_assets.lake import query_engine
 
+
+def key_text_sql(stamp_text: str) -> str:
+    """One key as text, ``meter_id timestamp``, with the stamp's text given by ``stamp_text``."""
+    return f"meter_id || ' ' || {stamp_text}"
+
+
 #: One key as text: ``meter_id timestamp`` (a meter id has no space, the stamp has exactly one).
-KEY_SQL = "meter_id || ' ' || timestamp"
+KEY_SQL = key_text_sql("timestamp")
 #: The digest of a set of keys (a DuckDB aggregate over columns meter_id and timestamp, both text).
 DIGEST_SQL = f"sha256(coalesce(string_agg({KEY_SQL}, chr(10) ORDER BY {KEY_SQL}), ''))"
 
