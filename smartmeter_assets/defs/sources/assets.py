@@ -30,6 +30,10 @@ from smartmeter_assets.sources.weather import read_weather_daily, read_weather_h
 
 GROUP = "sources"
 PREVIEW_ROWS = 10
+#: Staging logs a progress line at most this often (and for the first and last block). Every log
+#: line is an event Dagster stores with a commit of its own: one per block was 112 of a 14-day
+#: run's 965 events, at ~9 ms of the run's own CPU each on the SQLite event log.
+PROGRESS_EVERY_SECONDS = 2.0
 
 
 def column_schema(frame: pd.DataFrame) -> TableSchema:
@@ -133,6 +137,7 @@ def readings(context: AssetExecutionContext, sources: SourceFilesResource, lake:
     first: list[str] = []
     last: list[str] = []
     per_block = []
+    logged_at = 0.0
     for number, path in enumerate(blocks, start=1):
         manifest, staged = stage_block(lake.lake(), path)
         rejects.update(manifest.rejects)
@@ -150,11 +155,13 @@ def readings(context: AssetExecutionContext, sources: SourceFilesResource, lake:
             {"block": manifest.block, "rows": manifest.rows_staged, "rejects": sum(manifest.rejects.values())}
         )
         elapsed = time.perf_counter() - started
-        context.log.info(
-            f"[{number}/{len(blocks)}] {manifest.block}: {manifest.rows_staged:,} readings "
-            f"{'staged' if staged else 'unchanged, skipped'} in {manifest.seconds:.2f}s; "
-            f"total {totals['rows_read']:,} rows at {totals['rows_read'] / max(elapsed, 1e-9):,.0f} rows/s"
-        )
+        if number in (1, len(blocks)) or elapsed - logged_at >= PROGRESS_EVERY_SECONDS:
+            logged_at = elapsed
+            context.log.info(
+                f"[{number}/{len(blocks)}] {manifest.block}: {manifest.rows_staged:,} readings "
+                f"{'staged' if staged else 'unchanged, skipped'} in {manifest.seconds:.2f}s; "
+                f"total {totals['rows_read']:,} rows at {totals['rows_read'] / max(elapsed, 1e-9):,.0f} rows/s"
+            )
     accounted = totals["rows_staged"] + sum(rejects.values()) + totals["duplicates_dropped"]
     if accounted != totals["rows_read"]:
         raise RuntimeError(f"readings do not add up: {totals['rows_read']} read, {accounted} accounted for")
