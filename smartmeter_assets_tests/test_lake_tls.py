@@ -35,7 +35,7 @@ from smartmeter_assets.lake.delta import read_table
 from smartmeter_assets.lake.storage import InsecureEndpointError, Lake
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.stream.checkpoint import checkpoint_location, committed_offsets
-from smartmeter_assets.stream.session import THROUGHPUT_COLLECTOR, java_options
+from smartmeter_assets.stream.session import JIT_OPTIONS, THROUGHPUT_COLLECTOR, java_options
 from smartmeter_assets.stream.truststore import (
     java_truststore,
     jvm_default_truststore,
@@ -235,7 +235,10 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
         "beans = session.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()\n"
         "print(json.dumps({name: system.getProperty(name) for name in sys.argv[2:]}\n"
         "    | {'executor': session.sparkContext.getConf().get('spark.executor.extraJavaOptions')}\n"
-        "    | {'collectors': [bean.getName() for bean in beans]}))\n"
+        "    | {'collectors': [bean.getName() for bean in beans]}\n"
+        "    | {'tier4': session.sparkContext._jvm.java.lang.management.ManagementFactory.getPlatformMXBean(\n"
+        "        session.sparkContext._jvm.java.lang.Class.forName('com.sun.management.HotSpotDiagnosticMXBean')\n"
+        "    ).getVMOption('Tier4InvocationThreshold').getValue()}))\n"
         "session.stop()\n"
     )
     properties = ["javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "smartmeter.configured"]
@@ -252,6 +255,7 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
     assert seen["javax.net.ssl.trustStore"] == str(store)
     assert seen["javax.net.ssl.trustStoreType"] == "PKCS12"
     assert seen["smartmeter.configured"] == "driver"  # the configured options are kept, not replaced
+    assert seen["tier4"] == "200000" and "-XX:Tier4InvocationThreshold=200000" in JIT_OPTIONS  # C2 waits
     assert sorted(seen["collectors"]) == ["PS MarkSweep", "PS Scavenge"]  # the throughput collector: none configured
     assert seen["executor"].split()[-4:] == [  # after Spark's own --add-opens
         "-Dsmartmeter.configured=executor",
@@ -308,6 +312,8 @@ def test_a_collector_named_in_spark_defaults_is_kept_alone() -> None:
     """Two collectors stop a JVM at start ("Conflicting collector combinations"): a configured one wins."""
     options = java_options({"spark.driver.extraJavaOptions": "-Xss4m -XX:+UseG1GC -XX:MaxGCPauseMillis=50"}, None)
 
-    assert options["spark.driver.extraJavaOptions"] == "-Xss4m -XX:+UseG1GC -XX:MaxGCPauseMillis=50"
-    assert options["spark.executor.extraJavaOptions"] == THROUGHPUT_COLLECTOR  # that key names none
-    assert java_options({}, "-Dtrust=store")["spark.driver.extraJavaOptions"] == f"{THROUGHPUT_COLLECTOR} -Dtrust=store"
+    jit = " ".join(JIT_OPTIONS)  # first: options of the same name in spark-defaults.conf win
+    assert options["spark.driver.extraJavaOptions"] == f"{jit} -Xss4m -XX:+UseG1GC -XX:MaxGCPauseMillis=50"
+    assert options["spark.executor.extraJavaOptions"] == f"{jit} {THROUGHPUT_COLLECTOR}"  # that key names none
+    trusted = java_options({}, "-Dtrust=store")["spark.driver.extraJavaOptions"]
+    assert trusted == f"{jit} {THROUGHPUT_COLLECTOR} -Dtrust=store"

@@ -16,6 +16,14 @@ picks one: a micro-batch job wants throughput, not G1's short pauses paid for by
 threads. Over a full-scale 14-day ``smartmeter run`` (3.6 M readings) G1's threads used 8.2 CPU-s
 of the driver JVM's 99 (4.8 of them concurrent marking); the parallel collector used 2.2-2.6, with
 the same batches and the same 2 GB heap.
+
+And their JIT waits 40 times longer than HotSpot's default before compiling a method with C2: in
+the same run the compiler threads used 23-25 CPU-s, more than half of what the tasks themselves
+used (43-44), because C2 compiled much of Spark that runs a few thousand times a batch, not per
+row. Per-row code is called millions of times and still reaches C2 within the first batch: with
+these thresholds the tasks used 43.1 CPU-s and the compilers 8.6 (10 times the default: 41.4-41.8
+and 12.0-12.5; 200 times: the tasks 61.8, the code staying too long in C1). Options of the same
+name in ``spark-defaults.conf`` come after these, so they win.
 """
 
 from __future__ import annotations
@@ -36,6 +44,13 @@ log = logging.getLogger(__name__)
 
 #: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
 JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+#: C2's thresholds, 40 times HotSpot's (5000 / 600 / 15000 / 40000): see the module docstring.
+JIT_OPTIONS = (
+    "-XX:Tier4InvocationThreshold=200000",
+    "-XX:Tier4MinInvocationThreshold=24000",
+    "-XX:Tier4CompileThreshold=600000",
+    "-XX:Tier4BackEdgeThreshold=1600000",
+)
 #: The collector the JVMs get unless spark-defaults.conf names one (see the module docstring).
 THROUGHPUT_COLLECTOR = "-XX:+UseParallelGC"
 #: A JVM option choosing a collector (two of them stop the JVM at start).
@@ -92,13 +107,13 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
 
 
 def java_options(defaults: dict[str, str], trust: str | None) -> dict[str, str]:
-    """The driver's and executors' ``extraJavaOptions``: spark-defaults.conf's own, then the
-    throughput collector unless they name a collector, then the truststore's options (if any)."""
+    """The driver's and executors' ``extraJavaOptions``: the JIT's thresholds, spark-defaults.conf's
+    own options, the throughput collector unless they name a collector, the truststore's (if any)."""
     options = {}
     for key in JAVA_OPTIONS_KEYS:
         own = defaults.get(key, "")
         collector = None if _COLLECTOR_OPTION.search(own) else THROUGHPUT_COLLECTOR
-        options[key] = " ".join(filter(None, [own, collector, trust]))
+        options[key] = " ".join(filter(None, [*JIT_OPTIONS, own, collector, trust]))
     return options
 
 
