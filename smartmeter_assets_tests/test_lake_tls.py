@@ -255,7 +255,7 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
     assert seen["javax.net.ssl.trustStore"] == str(store)
     assert seen["javax.net.ssl.trustStoreType"] == "PKCS12"
     assert seen["smartmeter.configured"] == "driver"  # the configured options are kept, not replaced
-    assert seen["tier4"] == "200000" and "-XX:Tier4InvocationThreshold=200000" in JIT_OPTIONS  # C2 waits
+    assert seen["tier4"] == "50000" and "-XX:Tier4InvocationThreshold=50000" in JIT_OPTIONS  # C2 waits
     assert sorted(seen["collectors"]) == ["PS MarkSweep", "PS Scavenge"]  # the throughput collector: none configured
     assert seen["executor"].split()[-4:] == [  # after Spark's own --add-opens
         "-Dsmartmeter.configured=executor",

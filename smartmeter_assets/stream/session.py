@@ -17,13 +17,13 @@ threads. Over a full-scale 14-day ``smartmeter run`` (3.6 M readings) G1's threa
 of the driver JVM's 99 (4.8 of them concurrent marking); the parallel collector used 2.2-2.6, with
 the same batches and the same 2 GB heap.
 
-And their JIT waits 40 times longer than HotSpot's default before compiling a method with C2: in
-the same run the compiler threads used 23-25 CPU-s, more than half of what the tasks themselves
-used (43-44), because C2 compiled much of Spark that runs a few thousand times a batch, not per
-row. Per-row code is called millions of times and still reaches C2 within the first batch: with
-these thresholds the tasks used 43.1 CPU-s and the compilers 8.6 (10 times the default: 41.4-41.8
-and 12.0-12.5; 200 times: the tasks 61.8, the code staying too long in C1). Options of the same
-name in ``spark-defaults.conf`` come after these, so they win.
+And their JIT waits 10 times longer than HotSpot's default before compiling a method with C2: in
+the same run the compiler threads used 23-25 CPU-s, half of what the tasks themselves used
+(42-44), because C2 compiled much of Spark that runs a few thousand times a batch, not per row.
+Per-row code is called millions of times and still reaches C2 within the first batch: with these
+thresholds the tasks used 39.6-42.1 CPU-s and the compilers 12.2-12.6 (40 times the default:
+46.2-46.5 and 9.0-9.4, a slower run; 200 times: the tasks 61.8, the code staying too long in C1).
+Options of the same name in ``spark-defaults.conf`` come after these, so they win.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ log = logging.getLogger(__name__)
 
 #: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
 JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
-#: C2's thresholds, 40 times HotSpot's (5000 / 600 / 15000 / 40000): see the module docstring.
+#: C2's thresholds, 10 times HotSpot's (5000 / 600 / 15000 / 40000): see the module docstring.
 JIT_OPTIONS = (
-    "-XX:Tier4InvocationThreshold=200000",
-    "-XX:Tier4MinInvocationThreshold=24000",
-    "-XX:Tier4CompileThreshold=600000",
-    "-XX:Tier4BackEdgeThreshold=1600000",
+    "-XX:Tier4InvocationThreshold=50000",
+    "-XX:Tier4MinInvocationThreshold=6000",
+    "-XX:Tier4CompileThreshold=150000",
+    "-XX:Tier4BackEdgeThreshold=400000",
 )
 #: The collector the JVMs get unless spark-defaults.conf names one (see the module docstring).
 THROUGHPUT_COLLECTOR = "-XX:+UseParallelGC"
