@@ -36,6 +36,8 @@ DAGSTER_POSTGRES_USER = "dagster"
 DAGSTER_POSTGRES_DB = "dagster"
 LAKE_URL = "s3://smart-meter-data"
 SPARK_DRIVER_MEMORY = "1g"
+#: compose's DuckDB bound per query in the code location (3.5 GB beside Dagster and the driver).
+QUERY_MEMORY_LIMIT = "1GB"
 SPARK_DAEMON_MEMORY = "512m"
 #: The worker's offer: compose's default is 2 cores / 2g; the local cluster shares a small
 #: machine with the driver, Kafka and MinIO, so it offers what one executor needs.
@@ -181,6 +183,7 @@ def smartmeter_environment(layout: Layout, data_dir: Path | None = None) -> dict
         "SMARTMETER_KAFKA_BOOTSTRAP": kafka_bootstrap(),
         "SMARTMETER_SPARK_MASTER": spark_master_url(),
         "SMARTMETER_SPARK_DRIVER_MEMORY": SPARK_DRIVER_MEMORY,
+        "SMARTMETER_QUERY_MEMORY_LIMIT": QUERY_MEMORY_LIMIT,
         "SMARTMETER_S3_ALLOW_HTTP": "true",  # compose's default: the bundled MinIO speaks http
     }
 
