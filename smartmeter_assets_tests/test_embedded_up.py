@@ -15,6 +15,6 @@ def test_up_serves_the_ui_and_starts_the_stream(embedded_up: EmbeddedUp) -> None
     assert read_state(embedded_up.home) is not None  # the embedded broker is up
 
     def stream_started() -> bool:
-        return any("smartmeter_assets.stream" in " ".join(p.cmdline()) for p in embedded_up.processes())
+        return any("smartmeter_assets.stream" in line for line in embedded_up.command_lines())
 
     wait_for(stream_started, 120, "the sensor to start the stream")
