@@ -118,10 +118,10 @@ def compare_published_keys(lake: Lake, publishes: list[PublishedDay] | None = No
 def _compare_chunk(lake: Lake, publishes: list[PublishedDay]) -> KeyComparison:
     """One chunk of days, compared on typed keys: (day, meter_id, timestamp to the second).
 
-    Typed, not as the published text: formatting 2 x 266k stamps a day and joining on strings cost
-    twice the time of the whole comparison on the values (the text is the published one exactly
-    when the stamp, cut to the second, is: ``TIMESTAMP_FORMAT`` has no fraction). Text is made
-    only for the staged digest and for the few keys a sample shows. A rejected row keeps the
+    Typed, not as the published text: on a full-scale 14-day lake, formatting the staged and the
+    landed stamps and joining on strings took 2.7 s, the same steps on the values 1.5 s (the text
+    is the published one exactly when the stamp, cut to the second, is: ``TIMESTAMP_FORMAT`` has no
+    fraction). Text is made only for the staged digest and for the few keys a sample shows. A rejected row keeps the
     published text, which may not be a stamp at all: it is a key by its text then, never published.
     """
     staged = staged_dataset(lake)
