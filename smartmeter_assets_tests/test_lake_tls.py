@@ -233,12 +233,13 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
         "session = build_session(Settings(home=sys.argv[1], spark_master='local[1]'))\n"
         "system = session.sparkContext._jvm.java.lang.System\n"
         "beans = session.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()\n"
+        "hotspot = session.sparkContext._jvm.java.lang.management.ManagementFactory.getPlatformMXBean(\n"
+        "    session.sparkContext._jvm.java.lang.Class.forName('com.sun.management.HotSpotDiagnosticMXBean'))\n"
         "print(json.dumps({name: system.getProperty(name) for name in sys.argv[2:]}\n"
         "    | {'executor': session.sparkContext.getConf().get('spark.executor.extraJavaOptions')}\n"
         "    | {'collectors': [bean.getName() for bean in beans]}\n"
-        "    | {'tier4': session.sparkContext._jvm.java.lang.management.ManagementFactory.getPlatformMXBean(\n"
-        "        session.sparkContext._jvm.java.lang.Class.forName('com.sun.management.HotSpotDiagnosticMXBean')\n"
-        "    ).getVMOption('Tier4InvocationThreshold').getValue()}))\n"
+        "    | {'tier4': hotspot.getVMOption('Tier4InvocationThreshold').getValue()}\n"
+        "    | {'huge': hotspot.getVMOption('DontCompileHugeMethods').getValue()}))\n"
         "session.stop()\n"
     )
     properties = ["javax.net.ssl.trustStore", "javax.net.ssl.trustStoreType", "smartmeter.configured"]
@@ -256,6 +257,7 @@ def test_the_driver_starts_with_the_truststore_added_to_the_configured_java_opti
     assert seen["javax.net.ssl.trustStoreType"] == "PKCS12"
     assert seen["smartmeter.configured"] == "driver"  # the configured options are kept, not replaced
     assert seen["tier4"] == "50000" and "-XX:Tier4InvocationThreshold=50000" in JIT_OPTIONS  # C2 waits
+    assert seen["huge"] == "false"  # the stream's generated stage is compiled, not interpreted
     assert sorted(seen["collectors"]) == ["PS MarkSweep", "PS Scavenge"]  # the throughput collector: none configured
     assert seen["executor"].split()[-4:] == [  # after Spark's own --add-opens
         "-Dsmartmeter.configured=executor",

@@ -244,6 +244,31 @@ def test_every_reject_reason_with_raw_value_and_kafka_coordinates(spark: SparkSe
     assert rows[-1]["raw_value"] is None  # a valid reading does not carry its raw text
 
 
+def test_both_parse_routes_give_the_same_values(spark: SparkSession) -> None:
+    """A message the typed parse takes and one it refuses (text route) read the same numbers.
+
+    Each pair differs only in how one field is written; the text route is forced by a field that
+    does not fit its type (a number written as text, text in a number field).
+    """
+    weather = {"temperature": -3.25, "humidity": 0.93, "wind_speed": 12.0, "cloud_cover": 1, "pressure": 1013.07}
+    numbers = [0.0, 0.123456789012345678, 12345678901234567890, 1e-7, 2.5e3, 7]
+    values: list[Any] = []
+    for energy in numbers:
+        values.append(message(energy_kwh=energy, **weather))  # typed route
+        values.append(message(energy_kwh=str(energy), **weather))  # text route: a number as text
+    values.append(message(temperature="warm"))  # text route: no number, kept as a valid reading
+    values.append(message(humidity=True, pressure={"hPa": 1013}))
+    rows = classified_rows(spark, values)
+    assert [row["reason"] for row in rows] == [None] * len(values)
+    for index, energy in enumerate(numbers):
+        typed, text = rows[2 * index], rows[2 * index + 1]
+        assert typed["energy_kwh"] == text["energy_kwh"] == float(energy)
+        for name, value in weather.items():
+            assert typed[name] == text[name] == float(value)
+    assert rows[-2]["temperature"] is None and rows[-2]["energy_kwh"] == 0.3
+    assert (rows[-1]["humidity"], rows[-1]["pressure"], rows[-1]["temperature"]) == (None, None, 7.5)
+
+
 def test_split_gives_exactly_the_lake_schemas(spark: SparkSession) -> None:
     values = [message(), message(temperature=None, energy_kwh=2.5), "{oops", message(energy_kwh=-1)]
     classified = classify(kafka_rows(spark, values), THRESHOLDS).toArrow()

@@ -24,6 +24,12 @@ Per-row code is called millions of times and still reaches C2 within the first b
 thresholds the tasks used 39.6-42.1 CPU-s and the compilers 12.2-12.6 (40 times the default:
 46.2-46.5 and 9.0-9.4, a slower run; 200 times: the tasks 61.8, the code staying too long in C1).
 Options of the same name in ``spark-defaults.conf`` come after these, so they win.
+
+And the JIT compiles methods of any size. HotSpot leaves a method over 8,000 bytes of bytecode
+interpreted for ever; the generated code of the stream's one stage (the two-route JSON parse,
+classification, derived columns and rules: :mod:`smartmeter_assets.stream.transforms`) is 9,025
+bytes, and interpreted it ran the classification at 130,000 rows/s instead of 240,000 (a
+micro-benchmark on local[2], 800,000 messages to Spark's ``noop`` sink).
 """
 
 from __future__ import annotations
@@ -44,12 +50,14 @@ log = logging.getLogger(__name__)
 
 #: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
 JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
-#: C2's thresholds, 10 times HotSpot's (5000 / 600 / 15000 / 40000): see the module docstring.
+#: C2's thresholds, 10 times HotSpot's (5000 / 600 / 15000 / 40000), and huge methods compiled
+#: too: see the module docstring.
 JIT_OPTIONS = (
     "-XX:Tier4InvocationThreshold=50000",
     "-XX:Tier4MinInvocationThreshold=6000",
     "-XX:Tier4CompileThreshold=150000",
     "-XX:Tier4BackEdgeThreshold=400000",
+    "-XX:-DontCompileHugeMethods",
 )
 #: The collector the JVMs get unless spark-defaults.conf names one (see the module docstring).
 THROUGHPUT_COLLECTOR = "-XX:+UseParallelGC"
