@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,15 +45,20 @@ def first_of_each_reading(readings: pa.Table) -> pa.Table:
     """One row per (meter_id, timestamp): the one published first (lowest partition, offset).
 
     A producer retry or a re-published day puts the same reading in the batch twice; the first
-    copy wins so a replay of the same offsets always keeps the same row.
+    copy wins so a replay of the same offsets always keeps the same row. Only the order and the
+    keys are sorted; the whole batch (25 columns) is taken once, and not at all when it comes
+    already in order without a duplicate, as Spark hands a batch over (partition by partition).
     """
     if readings.num_rows == 0:
         return readings
-    ordered = readings.sort_by([("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
-    indexed = ordered.select(list(READING_KEY)).append_column(_ROW, pa.array(range(ordered.num_rows), pa.int64()))
+    order = pc.sort_indices(readings, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
+    rows = pa.array(np.arange(readings.num_rows, dtype=np.int64))
+    indexed = readings.select(list(READING_KEY)).take(order).append_column(_ROW, rows)
     firsts = indexed.group_by(list(READING_KEY), use_threads=False).aggregate([(_ROW, "min")])
-    rows = pc.sort_indices(firsts[f"{_ROW}_min"])
-    return ordered.take(pc.take(firsts[f"{_ROW}_min"], rows))
+    if firsts.num_rows == readings.num_rows and pc.all(pc.equal(order, rows)).as_py():
+        return readings
+    firsts_in_order = pc.take(firsts[f"{_ROW}_min"], pc.sort_indices(firsts[f"{_ROW}_min"]))
+    return readings.take(pc.take(order, firsts_in_order))
 
 
 def not_in(rows: pa.Table, existing_keys: pa.Table, key: Sequence[str] = READING_KEY) -> pa.Table:
@@ -60,7 +66,7 @@ def not_in(rows: pa.Table, existing_keys: pa.Table, key: Sequence[str] = READING
     if rows.num_rows == 0 or existing_keys.num_rows == 0:
         return rows
     # Acero's hash join does not carry list columns (anomaly_reasons): join row numbers only.
-    keys = rows.select(list(key)).append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    keys = rows.select(list(key)).append_column(_ROW, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
     existing = existing_keys.select(list(key)).cast(keys.select(list(key)).schema)
     missing = keys.join(existing, list(key), join_type="left anti", use_threads=False)
     return rows.take(pc.take(missing[_ROW], pc.sort_indices(missing[_ROW])))
