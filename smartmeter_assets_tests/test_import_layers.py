@@ -7,6 +7,8 @@ A unit is a top-level package or module of ``smartmeter_assets`` (``kafka``, ``s
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "smartmeter_assets"
@@ -122,3 +124,14 @@ def test_the_benchmarks_import_the_package_never_the_tests() -> None:
             names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             found += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "smartmeter_assets_tests"]
     assert found == []
+
+
+def test_loading_the_definitions_leaves_the_model_library_out() -> None:
+    """scikit-learn (with SciPy, ~1 s) is imported where the forecast fits a model, not with the module.
+
+    Every process that loads the definitions pays for what they import: ``smartmeter run``, the
+    stream's run, the daemon's runs and code server. A fresh interpreter, so nothing is cached.
+    """
+    script = "import sys, smartmeter_assets.definitions; print(sorted({'sklearn', 'scipy'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip().splitlines()[-1] == "[]"

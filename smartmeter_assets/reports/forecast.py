@@ -33,17 +33,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
 
 from smartmeter_assets.contracts import RAW, UNKNOWN_ACORN_CATEGORY
 from smartmeter_assets.reports.london_time import london_slot, london_time
+
+if TYPE_CHECKING:  # imported where a model is fitted: scikit-learn (with SciPy) takes ~1 s to import
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 SLOTS_PER_DAY = 48
 ENSEMBLE_DAYS = 7
@@ -169,6 +170,12 @@ class DemandModel:
 
     @classmethod
     def fit(cls, train: pd.DataFrame) -> DemandModel:
+        # Imported here, not with the module: every process that loads the definitions (the
+        # command, the stream's run, each run of the daemon) would pay ~1 CPU-s for it, and only
+        # the forecast fits a model.
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from threadpoolctl import threadpool_limits
+
         regressor = HistGradientBoostingRegressor(
             loss="absolute_error", max_iter=100, learning_rate=0.05, max_leaf_nodes=15,
             min_samples_leaf=40, random_state=0,
@@ -180,6 +187,8 @@ class DemandModel:
         return cls(regressor)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=MODEL_THREADS):
             ratio = self.regressor.predict(frame.loc[:, list(FEATURES)])
         return np.maximum(ratio * frame["persistence"].to_numpy(), 0.0)
