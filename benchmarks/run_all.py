@@ -24,6 +24,7 @@ RUNS: list[list[str]] = [
     ["publish.py", "--readings", "270000"],
     ["publish_runs.py", "--days", "5" if FULL else "2"],
     ["reconciliation.py", "--days", "5" if FULL else "1"],
+    ["classify.py", "--messages", "800000" if FULL else "400000"],
     ["stream.py", *(["--readings", "100000", "--readings", "1000000", "--readings", "5000000"] if FULL else
                     ["--readings", "100000", "--readings", "1000000"])],
     ["reports.py"],
