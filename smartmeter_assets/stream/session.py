@@ -28,7 +28,7 @@ Options of the same name in ``spark-defaults.conf`` come after these, so they wi
 And the JIT compiles methods of any size. HotSpot leaves a method over 8,000 bytes of bytecode
 interpreted for ever; the generated code of the stream's one stage (the two-route JSON parse,
 classification, derived columns and rules: :mod:`smartmeter_assets.stream.transforms`) is 9,025
-bytes, and interpreted it ran the classification at 130,000 rows/s instead of 240,000 (a
+bytes, and interpreted it ran the classification at 128,000-139,000 rows/s instead of 240,000 (a
 micro-benchmark on local[2], 800,000 messages to Spark's ``noop`` sink).
 """
 
