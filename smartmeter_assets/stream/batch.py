@@ -41,6 +41,11 @@ def split_classified(classified: pa.Table) -> tuple[pa.Table, pa.Table]:
     return readings, _to_lake_types(rejects, lake_arrow_schema(REJECTED))
 
 
+def _row_numbers(count: int) -> pa.Array:
+    """0 .. count - 1: a batch's row positions, carried through a group-by or a join."""
+    return pa.array(np.arange(count, dtype=np.int64))
+
+
 def first_of_each_reading(readings: pa.Table) -> pa.Table:
     """One row per (meter_id, timestamp): the one published first (lowest partition, offset).
 
@@ -52,7 +57,7 @@ def first_of_each_reading(readings: pa.Table) -> pa.Table:
     if readings.num_rows == 0:
         return readings
     order = pc.sort_indices(readings, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
-    rows = pa.array(np.arange(readings.num_rows, dtype=np.int64))
+    rows = _row_numbers(readings.num_rows)
     indexed = readings.select(list(READING_KEY)).take(order).append_column(_ROW, rows)
     firsts = indexed.group_by(list(READING_KEY), use_threads=False).aggregate([(_ROW, "min")])
     if firsts.num_rows == readings.num_rows and pc.all(pc.equal(order, rows)).as_py():
@@ -66,7 +71,7 @@ def not_in(rows: pa.Table, existing_keys: pa.Table, key: Sequence[str] = READING
     if rows.num_rows == 0 or existing_keys.num_rows == 0:
         return rows
     # Acero's hash join does not carry list columns (anomaly_reasons): join row numbers only.
-    keys = rows.select(list(key)).append_column(_ROW, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+    keys = rows.select(list(key)).append_column(_ROW, _row_numbers(rows.num_rows))
     existing = existing_keys.select(list(key)).cast(keys.select(list(key)).schema)
     missing = keys.join(existing, list(key), join_type="left anti", use_threads=False)
     return rows.take(pc.take(missing[_ROW], pc.sort_indices(missing[_ROW])))
