@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
@@ -32,15 +31,7 @@ from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.run_outcome import RunOutcome
 from smartmeter_assets.settings import Settings
-
-#: How often a prepared process looks for its start file.
-START_POLL_SECONDS = 0.1
-
-
-def wait_for(start_file: Path) -> None:
-    """Block until ``start_file`` exists (the parent stops this process if it never will)."""
-    while not start_file.exists():
-        time.sleep(START_POLL_SECONDS)
+from smartmeter_assets.start_gate import wait_for
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,19 @@ LAYERS: tuple[frozenset[str], ...] = (
         }
     ),
     frozenset({"defs.sources", "defs.kafka", "defs.lake", "defs.stream", "defs.reports"}),
-    frozenset({"definitions", "headless", "stream_run", "detector_run", "run_outcome", "embedded", "cluster", "cli"}),
+    frozenset(
+        {
+            "definitions",
+            "headless",
+            "stream_run",
+            "detector_run",
+            "start_gate",
+            "run_outcome",
+            "embedded",
+            "cluster",
+            "cli",
+        }
+    ),
 )
 
 

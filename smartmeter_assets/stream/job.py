@@ -42,6 +42,8 @@ from smartmeter_assets.stream.window import WindowSpec
 log = logging.getLogger(__name__)
 
 BatchCallback = Callable[[dict[str, Any]], None]
+#: How often a draining query looks whether its drain target is reached: the run waits on it.
+_DRAIN_POLL_SECONDS = 0.2
 #: How long a batch waits for the query to have started (its id names the lake writer).
 _START_TIMEOUT_SECONDS = 120.0
 
@@ -145,12 +147,13 @@ def run_stream(
     if available_now:
         writer_stream = writer_stream.trigger(availableNow=True)
     else:
-        writer_stream = writer_stream.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
+        seconds = settings.spark_drain_trigger_seconds if drain_file is not None else settings.spark_trigger_seconds
+        writer_stream = writer_stream.trigger(processingTime=f"{seconds} seconds")
     query = writer_stream.start()
     sink.started(str(query.id))  # the checkpoint's identity: stable across restarts on it
     try:
         while query.isActive:
-            query.awaitTermination(1.0)
+            query.awaitTermination(_DRAIN_POLL_SECONDS if drain_file is not None else 1.0)
             if drain_file is not None and _between_triggers(query) and _drained(drain_file, query.lastProgress):
                 log.info("stream %s: drained: every record up to the drain target is in the lake", query.name)
                 query.stop()
