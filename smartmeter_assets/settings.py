@@ -114,14 +114,6 @@ class Settings(BaseSettings):
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_trigger_seconds: float = Field(default=5.0, gt=0)
-    spark_drain_trigger_seconds: float = Field(
-        default=1.0,
-        gt=0,
-        description="Seconds between micro-batches while a stream drains a bounded replay (`smartmeter run`). "
-        "A catching-up stream runs its batches back to back; the interval only idles a batch that ends "
-        "sooner, as the replay's do once publishing has ended: at 5 s, 500k-record batches done in 4.2 s "
-        "each waited ~0.8 s for their tick, and the last one 1.4 s (D=14 CPU samples, 2026-11-28).",
-    )
     spark_max_records_per_batch: int = Field(
         default=500_000,
         ge=1,
