@@ -26,13 +26,7 @@ from smartmeter_assets.contracts import AGGREGATED, ANOMALIES, RAW, REJECTED
 from smartmeter_assets.dagster_home import prepare_dagster_home, spark_environment
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.assets import observation_events
-from smartmeter_assets.defs.reports.run import (
-    ALERTS_KEY,
-    BESIDE_DETECTOR_KEYS,
-    REPORT_KEYS,
-    detector_dependents,
-    run_reports,
-)
+from smartmeter_assets.defs.reports.run import ALERTS_KEY, REPORT_KEYS, run_reports, split_beside_detector
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS, SOURCE_KEYS
 from smartmeter_assets.defs.stream.sensor import stream_runs
 from smartmeter_assets.exit_status import die_with_parent
@@ -345,11 +339,10 @@ def _run_with_stream(
                 raise
             # The detector reads all of raw/ once; on its own process it runs beside the checks and
             # the other reports (single-threaded Python all of them), then the reports of
-            # BESIDE_DETECTOR_KEYS there; then its dependents run here. Its process gets ready while
-            # the stream drains, and starts once the lake is complete.
-            dependents = detector_dependents(defs)
-            beside = BESIDE_DETECTOR_KEYS - dependents
-            detector = DetectorAlongside(settings, then=beside)
+            # split.beside there. Its process gets ready while the stream drains, and starts once
+            # the lake is complete.
+            split = split_beside_detector(defs)
+            detector = DetectorAlongside(settings, then=split.beside)
             try:
                 bar.set_description("stream (draining)")
                 stream.drain()
@@ -369,14 +362,13 @@ def _run_with_stream(
                 ).execute_in_process(instance=instance, raise_on_error=False)
                 _checks_of(checked, summary)
                 bar.update(1)
-                others = set(REPORT_KEYS - {ALERTS_KEY} - dependents - beside)
-                _checks_of(run_reports(defs, instance, others), summary, reports=True)
+                _checks_of(run_reports(defs, instance, set(split.parent)), summary, reports=True)
             except BaseException:  # interrupted or failed: the detector stops too, at once
                 detector.stop()
                 raise
             _count(detector.outcome(), summary, reports=True)
-            if dependents:
-                _checks_of(run_reports(defs, instance, dependents), summary, reports=True)
+            if split.after:
+                _checks_of(run_reports(defs, instance, set(split.after)), summary, reports=True)
             bar.update(1)
             bar.close()
     finally:

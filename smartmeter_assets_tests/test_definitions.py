@@ -9,6 +9,7 @@ from pathlib import Path
 from dagster import AssetKey
 
 from smartmeter_assets.definitions import build_definitions
+from smartmeter_assets.defs.reports.run import ALERTS_KEY, REPORT_KEYS, split_beside_detector
 from smartmeter_assets.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,3 +54,15 @@ def test_jobs_sensors_and_resources_come_from_one_settings(tmp_path: Path) -> No
     stream_env = defs.resources["stream"].settings_env  # type: ignore[union-attr]
     assert stream_env["SMARTMETER_STREAM_QUERY_NAME"] == "q1"
     assert stream_env["SMARTMETER_HOME"] == str(tmp_path.resolve())
+
+
+def test_smartmeter_run_makes_every_report_once_and_the_detectors_dependents_after_it(tmp_path: Path) -> None:
+    """The reports that read the alerts run in the detector's process, after it; each report in one place."""
+    defs = build_definitions(Settings(home=tmp_path))
+    split = split_beside_detector(defs)
+    assert {AssetKey("anomaly_quality"), AssetKey("demand_forecast")} <= split.beside
+    assert not (split.beside & split.parent or split.beside & split.after or split.parent & split.after)
+    assert split.beside | split.parent | split.after == REPORT_KEYS - {ALERTS_KEY}
+    graph = defs.resolve_asset_graph()
+    for key in split.beside:  # nothing made beside the detector reads what the parent makes meanwhile
+        assert not graph.get(key).parent_keys & split.parent
