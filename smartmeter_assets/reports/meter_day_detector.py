@@ -170,8 +170,28 @@ def chunk_features(readings: pd.DataFrame, first: date, last: date) -> pd.DataFr
 
 
 def _top_mean(values: pd.Series, keys: list[pd.Series], count: int, largest: bool) -> pd.Series:
-    rank = values.groupby(keys).rank(method="first", ascending=not largest)
-    return values[rank <= count].groupby([k[rank <= count] for k in keys]).mean()
+    """Per group of equal ``keys``, the mean of its ``count`` largest (or smallest) non-NaN values.
+
+    The rows must come in key order (equal keys contiguous), as :func:`daily_features` sorts them:
+    a group starts where a key changes, and one sort by (group, value) ranks every group at once.
+    A group-by rank did the same in 0.95 s of a full-scale month's 3.4 s of features.
+    """
+    valid = values.notna().to_numpy()
+    value = values.to_numpy(dtype="float64")[valid]
+    columns = [key.to_numpy()[valid] for key in keys]
+    starts = np.ones(len(value), dtype=bool)
+    for column in columns:
+        starts[1:] &= column[1:] == column[:-1]
+    starts = ~starts
+    starts[:1] = True
+    first = np.flatnonzero(starts)
+    group = np.cumsum(starts) - 1
+    order = np.lexsort((-value if largest else value, group))
+    kept = order[np.arange(len(order)) - first[group[order]] < count]  # a group's rows stay together
+    sums = np.bincount(group[kept], weights=value[kept], minlength=len(first))
+    counts = np.bincount(group[kept], minlength=len(first))
+    index = pd.MultiIndex.from_arrays([column[first] for column in columns], names=[key.name for key in keys])
+    return pd.Series(sums / np.maximum(counts, 1), index=index)
 
 
 def _segment_lengths(starts: np.ndarray) -> np.ndarray:
@@ -210,10 +230,12 @@ def daily_features(readings: pd.DataFrame) -> pd.DataFrame:
     before = energy.shift(1).where(follows)
     after = energy.shift(-1).where(next_follows)
     after2 = energy.shift(-2).where(next_follows & follows.shift(-2, fill_value=False))
-    # a fault jumps alone (or for two half-hours) above both sides; real use ramps and lasts
-    lone = energy - pd.concat([before, after], axis=1).max(axis=1)
-    pair = pd.concat([energy, after], axis=1).min(axis=1) - pd.concat([before, after2], axis=1).max(axis=1)
-    frame["jump"] = pd.concat([lone, pair.where(after.notna())], axis=1).max(axis=1)
+    # a fault jumps alone (or for two half-hours) above both sides; real use ramps and lasts.
+    # fmax/fmin skip NaN as a row-wise max(axis=1) does, element by element: on a full-scale
+    # month pandas' row-wise reductions of two-column frames took a third of the features' time
+    lone = energy - np.fmax(before, after)
+    pair = np.fmin(energy, after) - np.fmax(before, after2)
+    frame["jump"] = np.fmax(lone, pair.where(after.notna()))
     run_starts = (~follows | energy.diff().abs().gt(1e-9)).to_numpy()
     run_length = pd.Series(_segment_lengths(run_starts), index=frame.index)
     # a run counts for a day only where it covers a few of the day's half-hours, so a stuck value
