@@ -149,7 +149,7 @@ def run_stream(
     else:
         # Draining too: a 1 s trigger there saves the last batch's wait for its tick (~1 s) but
         # splits the replay's first minute into more, smaller batches; at D=14 (3.6 M readings) it
-        # cost the driver JVM 1-10 CPU-s and the run 2-7 s, in three pairs of runs out of three.
+        # cost the driver JVM 0.8-10 CPU-s and the run 2-7 s, in three pairs of runs out of three.
         writer_stream = writer_stream.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
     query = writer_stream.start()
     sink.started(str(query.id))  # the checkpoint's identity: stable across restarts on it
