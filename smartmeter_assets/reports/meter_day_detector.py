@@ -179,11 +179,10 @@ def _top_mean(values: pd.Series, keys: list[pd.Series], count: int, largest: boo
     valid = values.notna().to_numpy()
     value = values.to_numpy(dtype="float64")[valid]
     columns = [key.to_numpy()[valid] for key in keys]
-    starts = np.ones(len(value), dtype=bool)
-    for column in columns:
-        starts[1:] &= column[1:] == column[:-1]
-    starts = ~starts
+    starts = np.zeros(len(value), dtype=bool)
     starts[:1] = True
+    for column in columns:
+        starts[1:] |= column[1:] != column[:-1]
     first = np.flatnonzero(starts)
     group = np.cumsum(starts) - 1
     order = np.lexsort((-value if largest else value, group))
@@ -191,7 +190,7 @@ def _top_mean(values: pd.Series, keys: list[pd.Series], count: int, largest: boo
     sums = np.bincount(group[kept], weights=value[kept], minlength=len(first))
     counts = np.bincount(group[kept], minlength=len(first))
     index = pd.MultiIndex.from_arrays([column[first] for column in columns], names=[key.name for key in keys])
-    return pd.Series(sums / np.maximum(counts, 1), index=index)
+    return pd.Series(sums / counts, index=index)  # every group holds a valid value: counts >= 1
 
 
 def _segment_lengths(starts: np.ndarray) -> np.ndarray:
