@@ -156,11 +156,9 @@ class StreamAlongside:
 
     def abandon(self) -> None:
         """Stop the process if its run never began (the run failed before the topic was ready)."""
-        if self.bootstrap is None:
-            if self.process.poll() is None:
-                self.process.terminate()
-                self.process.wait(STREAM_STOP_SECONDS)
-            self.drain_file.unlink(missing_ok=True)
+        if self.bootstrap is None and self.process.poll() is None:  # no drain target is written before start
+            self.process.terminate()
+            self.process.wait(STREAM_STOP_SECONDS)
 
     def drain(self) -> None:
         """Stop once everything published so far is in the lake; raise if the stream run failed."""
