@@ -56,6 +56,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "jars",
             "exit_status",
             "dagster_home",
+            "dagster_event_log",
             "testbed",
         }
     ),
