@@ -14,7 +14,7 @@ UI, the daemon and homes written before read them unchanged:
 
 - one engine per database, its connection kept open between events (Dagster already serialises
   a storage's connections with its own lock), for the :data:`OPEN_DATABASES` used last; the
-  others are closed (and so checkpointed);
+  others are closed (and so checkpointed), and so is one the database raised an error on;
 - a new run's database is a copy of an empty database this process initialised once with
   Dagster's own ``_initdb``, linked into place so that two processes creating the same run's
   database never see a half-written file; where one already exists, Dagster's path runs.
@@ -38,6 +38,7 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 #: Databases whose connection stays open (the index, the runs of this process, a UI's recent reads).
@@ -62,8 +63,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
             engine = self._engine(shard)
-            with engine.connect() as connection, connection.begin():
-                yield connection
+            try:
+                with engine.connect() as connection, connection.begin():
+                    yield connection
+            except DBAPIError:
+                # not kept: the next call opens a new connection, as Dagster's own class always does
+                # (a connection a full disk or a locked file failed on must not fail every event after)
+                self._engines.pop(shard, None)
+                engine.dispose()
+                raise
 
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.pop(shard, None)

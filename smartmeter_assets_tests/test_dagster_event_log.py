@@ -18,6 +18,7 @@ from dagster import DagsterInstance, job, op
 from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from sqlalchemy.exc import OperationalError
 
 from smartmeter_assets.dagster_event_log import OPEN_DATABASES, PooledSqliteEventLogStorage
 from smartmeter_assets.dagster_home import prepare_dagster_home
@@ -92,6 +93,19 @@ def test_connections_stay_open_for_a_few_databases_only(tmp_path: Path) -> None:
     pooled.wipe()
     assert pooled.get_all_run_ids() == []
     assert [shard for shard in pooled._engines if shard in runs] == []  # closed before their files went
+    pooled.dispose()
+
+
+def test_a_connection_the_database_raised_on_is_not_kept(tmp_path: Path) -> None:
+    pooled = PooledSqliteEventLogStorage(str(tmp_path))
+    pooled.store_event(_engine_event("run-a"))
+    failed = pooled._engines["run-a"]
+    with pytest.raises(OperationalError), pooled.run_connection("run-a") as connection:
+        connection.exec_driver_sql("SELECT * FROM no_such_table")
+    assert "run-a" not in pooled._engines
+    pooled.store_event(_engine_event("run-a"))  # a new connection
+    assert pooled._engines["run-a"] is not failed
+    assert len(pooled.get_logs_for_run("run-a")) == 2
     pooled.dispose()
 
 
