@@ -14,7 +14,9 @@ UI, the daemon and homes written before read them unchanged:
 
 - one engine per database, its connection kept open between events (Dagster already serialises
   a storage's connections with its own lock), for the :data:`OPEN_DATABASES` used last; the
-  others are closed (and so checkpointed), and so is one the database raised an error on;
+  others are closed (and so checkpointed), and so is one the database raised an error on. A
+  run's file is touched after each write: Dagster's watcher of a run (the UI's live log) waits
+  for that file to change, which closing the connection used to do;
 - a new run's database is a copy of an empty database this process initialised once with
   Dagster's own ``_initdb``, linked into place so that two processes creating the same run's
   database never see a half-written file; where one already exists, Dagster's path runs.
@@ -33,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
@@ -43,6 +45,12 @@ from sqlalchemy.pool import StaticPool
 
 #: Databases whose connection stays open (the index, the runs of this process, a UI's recent reads).
 OPEN_DATABASES = 8
+
+
+def _total_changes(connection: Connection) -> int:
+    """Rows SQLite changed on this connection since it opened: what tells a write from a read."""
+    changes: int = connection.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+    return changes
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -64,14 +72,22 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             engine = self._engine(shard)
             try:
-                with engine.connect() as connection, connection.begin():
-                    yield connection
+                with engine.connect() as connection:
+                    changes = _total_changes(connection)
+                    with connection.begin():
+                        yield connection
+                    wrote = _total_changes(connection) != changes
             except DBAPIError:
                 # not kept: the next call opens a new connection, as Dagster's own class always does
                 # (a connection a full disk or a locked file failed on must not fail every event after)
                 self._engines.pop(shard, None)
                 engine.dispose()
                 raise
+            if wrote and shard != INDEX_SHARD_NAME:
+                # Dagster's watcher of a run (the UI's live log) waits for the run's file to change.
+                # With the connection open, events land in its WAL until a checkpoint: the file
+                # is touched so that they show at once, as when every event closed the connection
+                Path(self.path_for_shard(shard)).touch()
 
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.pop(shard, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import queue
 import sqlite3
 import time
 from pathlib import Path
@@ -107,6 +108,23 @@ def test_a_connection_the_database_raised_on_is_not_kept(tmp_path: Path) -> None
     assert pooled._engines["run-a"] is not failed
     assert len(pooled.get_logs_for_run("run-a")) == 2
     pooled.dispose()
+
+
+def test_a_watcher_of_the_run_sees_each_event_as_it_is_written(tmp_path: Path) -> None:
+    """The UI's live run log: Dagster's watcher of a run's file, in another storage, as in the webserver."""
+    writer = PooledSqliteEventLogStorage(str(tmp_path))
+    writer.store_event(_engine_event("run-a", "first"))
+    reader = PooledSqliteEventLogStorage(str(tmp_path))
+    seen: queue.Queue[str] = queue.Queue()
+    reader.watch("run-a", None, lambda event, _cursor: seen.put(event.user_message))
+    writer.store_event(_engine_event("run-a", "second"))  # its connection stays open: WAL only
+    messages = []
+    with contextlib.suppress(queue.Empty):
+        while "second" not in messages:
+            messages.append(seen.get(timeout=10))
+    assert "second" in messages
+    reader.dispose()
+    writer.dispose()
 
 
 def _write_events(folder: str, run_id: str, count: int, start: multiprocessing.synchronize.Event) -> None:
