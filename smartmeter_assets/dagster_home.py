@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dagster._core.instance.ref import InstanceRef
 
 from smartmeter_assets.dagster_event_log import PooledSqliteEventLogStorage
 from smartmeter_assets.settings import Settings
@@ -60,13 +61,15 @@ def embedded_event_log_storage(home: Path) -> dict[str, Any]:
     """The embedded home's event log: Dagster's SQLite files in Dagster's default folder, connected faster.
 
     Written here, not in ``embedded.yaml``: the folder is under the home, and Dagster's config
-    reads a whole value from the environment but cannot join it to a path. It is the folder
-    Dagster uses when none is configured, so a home written before keeps its history.
+    reads a whole value from the environment but cannot join it to a path. The config is
+    Dagster's own default for the home (its folder), with our class, so a home written before
+    keeps its history.
     """
+    default = InstanceRef.config_defaults(str(home.resolve()))["event_log_storage"]
     return {
         "module": PooledSqliteEventLogStorage.__module__,
         "class": PooledSqliteEventLogStorage.__name__,
-        "config": {"base_dir": str(home.resolve() / "history" / "runs")},
+        "config": yaml.safe_load(default.config_yaml),
     }
 
 
