@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
-from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
@@ -132,7 +132,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _initialised_empty_database(self) -> bytes:
         folder = tempfile.mkdtemp(prefix=".empty-run-db.", dir=self._base_dir)
         try:
-            engine = create_engine(f"sqlite:///{folder}/empty.db", poolclass=StaticPool)
+            engine = create_engine(create_db_conn_string(folder, "empty"), poolclass=StaticPool)
             self._initdb(engine)
             engine.dispose()  # closed: the WAL is checkpointed into the file, which alone is copied
             return Path(folder, "empty.db").read_bytes()
