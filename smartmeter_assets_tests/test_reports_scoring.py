@@ -294,6 +294,51 @@ def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_
     assert found == {("M1", 40, SURGE)}
 
 
+def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_it() -> None:
+    """A home that cooks 2.0-2.4 kWh at Saturday and Sunday lunch hides a 1 kWh afternoon surge from its
+    peaks (below its lunch) and its blocks' records, not from its afternoons: four hours above their usual."""
+    readings = households()
+    rng = np.random.default_rng(7)
+    for day in range(DAYS):
+        if (FIRST_DAY + timedelta(days=day)).weekday() >= 5:
+            overwrite(readings, "M1", london(day, 12), 2, round(float(rng.uniform(2.0, 2.4)), 3))
+    overwrite(readings, "M1", london(40, 13), 8, lambda e: e + 1.0)  # Saturday 15 June, 13:00-17:00 London
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 40, SURGE)}
+    day = judged.meter_days.index[
+        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
+    ][0]
+    parts = meter_day_detector.score_components(judged.meter_days).loc[day]
+    thresholds = meter_day_detector.THRESHOLDS
+    for evidence in ("weekend_peak", "weekend_record", "weekend_block_record"):  # what found surges before
+        assert parts[evidence] < thresholds[evidence], evidence
+    assert parts["weekend_run_record"] >= thresholds["weekend_run_record"]
+
+
+def test_a_weekend_calendar_gives_the_references_of_a_calendar_of_every_day() -> None:
+    """Saturdays and Sundays only, with windows in whole weeks: the same quantiles over the same days."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2013-01-01", "2013-04-30", freq="D")
+    features = pd.DataFrame(
+        [(meter, day) for meter in ("A", "B", "C") for day in days if day.dayofweek >= 5 and rng.random() > 0.2],
+        columns=["meter_id", "day"],
+    )
+    values = pd.Series(np.round(rng.gamma(1.0, 0.5, len(features)), 3))
+    every_day = meter_day_detector.Calendar(features)
+    weekends = meter_day_detector.Calendar(features, weekends_only=True)
+    assert weekends.days.equals(every_day.days[every_day.days.dayofweek >= 5])  # every weekend day, held or not
+    for half_window, min_days in ((28, 5), (7, 3)):
+        for found, wanted in zip(
+            weekends.reference(values, (0.25, 0.5, 1.0), half_window, min_days),
+            every_day.reference(values, (0.25, 0.5, 1.0), half_window, min_days),
+            strict=True,
+        ):
+            pd.testing.assert_series_equal(found, wanted)
+    with pytest.raises(ValueError, match="whole weeks"):
+        weekends.reference(values, (0.5,), 10)
+
+
 def test_features_read_chunk_by_chunk_judge_as_the_whole_range_read_at_once() -> None:
     """The asset reads each day once for its features (chunks of days), then judges on the features:
     the same meter-days and alerts as the readings of the whole range judged at once."""
