@@ -154,7 +154,13 @@ def _inject(args: argparse.Namespace) -> int:
     from smartmeter_assets.sample_data.injection import InjectionError, InjectionSpec, inject
 
     try:
-        spec = InjectionSpec(seed=args.seed, events_per_kind=args.events_per_kind, first_day=args.start, days=args.days)
+        spec = InjectionSpec(
+            seed=args.seed,
+            events_per_kind=args.events_per_kind,
+            first_day=args.start,
+            days=args.days,
+            lasting=args.lasting,
+        )
         counts = inject(Path(args.data_dir), Path(args.out), spec)
     except InjectionError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -306,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument("--events-per-kind", type=int, help="default: one per 1,000 meter-days, at least one")
     inject.add_argument("--start", type=date.fromisoformat, help="first London day that may take an event")
     inject.add_argument("--days", type=int, help="only this many days from --start (or the data's first day)")
+    inject.add_argument(
+        "--lasting", action="store_true", help="night use on 3-7 nights running, surges on 1-3 weekends running"
+    )
     inject.set_defaults(handler=_inject)
 
     infra = commands.add_parser("init-infra", help="create the Kafka topic and the S3 bucket by code")

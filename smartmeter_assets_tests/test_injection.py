@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -11,10 +12,18 @@ import pytest
 from smartmeter_assets.cli import main
 from smartmeter_assets.contracts import GROUND_TRUTH_FILE, HOUSEHOLDS_FILE, InjectedAnomaly
 from smartmeter_assets.reports.ground_truth import read_ground_truth
-from smartmeter_assets.reports.london_time import london_day, london_time
+from smartmeter_assets.reports.london_time import london_day, london_slot, london_time
 from smartmeter_assets.reports.scoring import truth_events
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
-from smartmeter_assets.sample_data.injection import EVENTS_FILE, InjectionError, InjectionSpec, inject
+from smartmeter_assets.sample_data.injection import (
+    EVENTS_FILE,
+    InjectionError,
+    InjectionSpec,
+    _meter_series,
+    _read_blocks,
+    inject,
+    plan_and_apply,
+)
 from smartmeter_assets.sources.readings import block_files, read_block
 
 SPIKE, NIGHT, SURGE = (k.value for k in list(InjectedAnomaly)[:3])
@@ -96,7 +105,7 @@ def test_the_command_refuses_a_folder_it_cannot_use(
     assert "missing informations_households.csv" in capsys.readouterr().err
     with pytest.raises(InjectionError, match="must not be the source"):
         inject(source, source)
-    assert main(["inject", "--data-dir", str(source), "--out", str(tmp_path / "ok"), "--seed", "9"]) == 0
+    assert main(["inject", "--data-dir", str(source), "--out", str(tmp_path / "ok"), "--seed", "9", "--lasting"]) == 0
     assert "zeroed_window_events" in capsys.readouterr().out
 
 
@@ -120,6 +129,29 @@ def test_high_events_rise_above_their_floor_for_their_length(source: Path, tmp_p
         assert len(own) and (own["rise"] >= floor - 0.001).all()
         low, high = lengths[kind]
         assert own.groupby(["meter_id", "run"]).size().between(low, high).all()
+
+
+def test_lasting_events_repeat_the_same_half_hours_on_nights_or_weekends_running(source: Path) -> None:
+    """``--lasting``: night use on 3-7 nights running, surges on both days of 1-3 weekends running,
+    the same London half-hours each day; the other kinds as without it."""
+    meters = _meter_series(_read_blocks(source))
+    truth = plan_and_apply(meters, InjectionSpec(seed=8, events_per_kind=3, lasting=True))
+    truth = truth.assign(day=london_day(truth["timestamp"]), slot=london_slot(london_time(truth["timestamp"])))
+    for kind, hours in ((NIGHT, (2, 5)), (SURGE, (9, 17))):
+        events = truth[truth["kind"] == kind].groupby("event")
+        assert events.ngroups == 3
+        for _, event in events:
+            days = sorted(event["day"].unique())
+            slots = {day: tuple(sorted(rows["slot"])) for day, rows in event.groupby("day")}
+            assert len(set(slots.values())) == 1  # the same half-hours every day
+            first, *_ = slots.values()
+            assert hours[0] * 2 <= first[0] and first[-1] < hours[1] * 2 and len(first) == first[-1] - first[0] + 1
+            gaps = [(b - a).days for a, b in pairwise(days)]
+            if kind == NIGHT:
+                assert 3 <= len(days) <= 7 and set(gaps) == {1}
+            else:
+                assert days[0].weekday() == 5 and len(days) in (2, 4, 6) and set(gaps) <= {1, 6}
+    assert truth[truth["kind"] == SPIKE]["day"].groupby(truth["event"]).nunique().eq(1).all()
 
 
 def test_each_event_is_described_beside_the_truth_as_it_was_made(source: Path, tmp_path: Path) -> None:

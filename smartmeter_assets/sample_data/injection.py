@@ -24,6 +24,11 @@ tuned to the easy end.
 - ``scaled_down``: 1-5 whole London days multiplied by a factor of 0.1-0.5;
 - ``zeroed_window``: 6-12 consecutive hours of 0 from any half-hour.
 
+``lasting`` (``smartmeter inject --lasting``): night use and weekend surges that last, as another
+tool may inject them (a device run every night, a home busy every weekend): the same half-hours,
+drawn as above, on 3-7 nights running, or on both days of 1-3 weekends running. A detector judging
+a day against the meter's days around it meets the event's other days there.
+
 Beside the ground truth, :data:`EVENTS_FILE` describes each event (how it was made: set to a
 level or raised by an amount, its size), so a benchmark can say where a detector's misses are.
 
@@ -90,6 +95,8 @@ class InjectionSpec:
     #: Only London days from ``first_day`` for ``days`` days take events (None: the whole span).
     first_day: date | None = None
     days: int | None = None
+    #: Night use on 3-7 nights running and surges on both days of 1-3 weekends (see the module).
+    lasting: bool = False
 
 
 @dataclass
@@ -170,6 +177,44 @@ def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     return rows, np.maximum(values, current + 0.2), _level_mode(absolute)
 
 
+def _same_slots(series: MeterSeries, days: list[np.datetime64], slots: tuple[int, int]) -> np.ndarray:
+    """The meter's rows in London half-hours ``slots`` (first, end) of each of ``days``."""
+    rows = np.flatnonzero(np.isin(series.local_day, days))
+    return rows[(series.local_slot[rows] >= slots[0]) & (series.local_slot[rows] < slots[1])]
+
+
+def _raised(series: MeterSeries, rows: np.ndarray, rng: np.random.Generator, set_to: tuple[float, float],
+            raise_by: tuple[float, float], at_least: float) -> Event:  # fmt: skip
+    current = series.energy[rows]
+    absolute = rng.random() < 0.5
+    values = rng.uniform(*set_to, len(rows)) if absolute else current + rng.uniform(*raise_by, len(rows))
+    return rows, np.maximum(values, current + at_least), _level_mode(absolute)
+
+
+def _lasting_night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
+    nights = [day + np.timedelta64(n, "D") for n in range(int(rng.integers(3, 8)))]
+    length = int(rng.integers(2, 7))
+    first = int(rng.integers(2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR - length + 1))
+    rows = _same_slots(series, nights, (first, first + length))
+    if len(rows) < length * len(nights):  # a night missing: not the lasting event drawn
+        return None
+    return _raised(series, rows, rng, (0.5, 1.5), (0.25, 1.2), 0.2)
+
+
+def _lasting_surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
+    rows = series.day_rows(day)
+    if len(rows) == 0 or series.weekday[rows[0]] != 5:  # from a Saturday
+        return None
+    weekends = int(rng.integers(1, 4))
+    days = [day + np.timedelta64(7 * week + offset, "D") for week in range(weekends) for offset in (0, 1)]
+    length = int(rng.integers(2, 10))
+    first = int(rng.integers(9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR - length + 1))
+    rows = _same_slots(series, days, (first, first + length))
+    if len(rows) < length * len(days):
+        return None
+    return _raised(series, rows, rng, (1.5, 3.0), (0.6, 2.0), 0.3)
+
+
 def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     rows = series.day_rows(day)
     if len(rows) == 0 or series.weekday[rows[0]] < 5:
@@ -216,6 +261,11 @@ BUILDERS: dict[InjectedAnomaly, Builder] = {
     InjectedAnomaly.FLAT_LINE: _flat,
     InjectedAnomaly.SCALED_DOWN: _scaled,
     InjectedAnomaly.ZEROED_WINDOW: _zeroed,
+}
+LASTING_BUILDERS: dict[InjectedAnomaly, Builder] = {
+    **BUILDERS,
+    InjectedAnomaly.NIGHT_USAGE: _lasting_night,
+    InjectedAnomaly.WEEKEND_DAYTIME_SURGE: _lasting_surge,
 }
 
 
@@ -277,7 +327,7 @@ def plan_and_apply(meters: list[MeterSeries], spec: InjectionSpec) -> pd.DataFra
     used: list[set[np.datetime64]] = [set() for _ in meters]
     truth: list[pd.DataFrame] = []
     one_day = np.timedelta64(1, "D")
-    for kind, build in BUILDERS.items():
+    for kind, build in (LASTING_BUILDERS if spec.lasting else BUILDERS).items():
         placed = 0
         for _ in range(per_kind * ATTEMPTS_PER_EVENT):
             if placed == per_kind:
