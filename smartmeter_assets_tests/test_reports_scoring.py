@@ -316,6 +316,21 @@ def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_i
     assert parts["weekend_run_record"] >= thresholds["weekend_run_record"]
 
 
+def test_use_lasting_nights_or_weekends_is_found_though_its_other_days_sit_in_the_window() -> None:
+    """Seven nights running, or two weekends running, raise the meter's own record and usual level
+    around each of their days; judged against the weeks before, their third night and second day are
+    found."""
+    readings = households()
+    for night in range(30, 37):  # Wednesday 5 - Tuesday 11 June
+        overwrite(readings, "M1", london(night, 2), 3, 1.0)
+    for day in (26, 27, 33, 34):  # two weekends, 12:00-15:00 London
+        overwrite(readings, "M2", london(day, 12), 6, lambda e: e + 1.0)
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert {(meter, kind) for meter, _, kind in found} == {("M1", NIGHT), ("M2", SURGE)}
+    assert all(day in (range(30, 37) if meter == "M1" else (26, 27, 33, 34)) for meter, day, _ in found)
+
+
 def test_a_weekend_calendar_gives_the_references_of_a_calendar_of_every_day() -> None:
     """Saturdays and Sundays only, with windows in whole weeks: the same quantiles over the same days."""
     rng = np.random.default_rng(3)

@@ -14,13 +14,16 @@ the kind of anomaly it looks like:
   few times that record on a quiet meter (a 0.8 kWh jump at 05:00 on a meter whose early mornings
   never jumped more than 0.1 kWh: the kWh margin alone asks a quiet meter for as much as a busy one);
 - ``night_usage``: the two highest half-hours between 02:00 and 05:00 far above the meter's
-  usual nights, or above the highest of its nights within the window;
+  usual nights, or above the highest of its nights within the window; or three nights running
+  above the highest of the four weeks before them (a use that lasts for nights is in its own
+  window: its other nights raise the record a single night is judged against);
 - ``weekend_daytime_surge``: the two highest half-hours of a Saturday or Sunday 09:00-17:00 far
   above the meter's usual weekend days, or above the highest of its weekend days within the
   window (a meter with wide weekend peaks hides a surge from a z-score, not from its record);
   or three hours of that daytime above what the meter usually uses at those half-hours, by more
   than on any of its weekend days within the window (a surge that lasts: a home whose Sunday
-  lunch reaches 2 kWh for an hour hides a 1 kWh surge from its peaks, not from its afternoons);
+  lunch reaches 2 kWh for an hour hides a 1 kWh surge from its peaks, not from its afternoons),
+  or by more on two weekend days running than on any weekend day of the four weeks before;
 - ``flat_line``: one non-zero value repeated for :data:`FLAT_MIN_RUN` half-hours (real meters
   read to the watt-hour and never hold still that long);
 - ``zeroed_window``: a run of zeros of six hours or more on a meter whose window rarely has one
@@ -74,6 +77,13 @@ MIN_HISTORY_DAYS = 5
 BASELOAD_READINGS = 6
 TOP_READINGS = 2
 NIGHT_SLOTS = (2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR)
+#: Nights running that are judged together against the nights before them, and how many of the
+#: :data:`WINDOW_DAYS` before must be known: a record of a few days (the first days of the data,
+#: often a holiday) is no record.
+NIGHTS_RUNNING = 3
+MIN_PAST_DAYS = 14
+#: Weekend days running judged together (a Saturday and its Sunday, or a Sunday and the next Saturday).
+WEEKEND_DAYS_RUNNING = 2
 WEEKEND_DAY_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
 #: The weekend daytime in blocks (two of four hours), each also judged against its own record.
 WEEKEND_BLOCKS = 2
@@ -105,12 +115,13 @@ IQR_TO_SIGMA = 1.349
 #: The evidence each kind is judged on: its score is the strongest of them over its threshold.
 EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
     InjectedAnomaly.METER_FAULT_SPIKE: ("spike_block", "spike_ratio"),
-    InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record"),
+    InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record", "night_sustained"),
     InjectedAnomaly.WEEKEND_DAYTIME_SURGE: (
         "weekend_peak",
         "weekend_record",
         "weekend_block_record",
         "weekend_run_record",
+        "weekend_sustained",
     ),
     InjectedAnomaly.FLAT_LINE: ("flat_run",),
     InjectedAnomaly.SCALED_DOWN: ("scaled", "scaled_two_days"),
@@ -129,12 +140,18 @@ THRESHOLDS: dict[str, float] = {
     # night and weekend: a z-score far above the meter's usual, or kWh above its record
     "night_peak": 12.0,  # 2
     "night_record": 0.4,  # 6
+    # kWh the lowest of three nights running stands above the record of the four weeks before: 1
+    # (0.97, a meter's nights rising for good in November; the next is 0.19)
+    "night_sustained": 0.2,
     "weekend_peak": 9.0,  # 3
     "weekend_record": 0.7,  # 3
     "weekend_block_record": 1.1,  # 2
     # kWh per half-hour over three hours above usual, beyond the meter's record of that: 0 (the
     # highest is 0.66 over the record; seeds 1-15 with 0.55 found the same surges, and added 2)
     "weekend_run_record": 0.7,
+    # the same three hours above usual on two weekend days running, beyond its record of the four
+    # weeks before: 1 (0.80: a meter back from its August holiday; the next is 0.55)
+    "weekend_sustained": 0.6,
     "flat_run": 1.0,  # 0: a physical limit, not a quantile
     "scaled": 1.15,  # 10 (episodes of one or more days)
     # both days of a pair at most 55% of usual: the mildest level that adds no alert on the real
@@ -424,6 +441,34 @@ def _above_record(calendar: Calendar, values: pd.Series) -> pd.Series:
     return values - record
 
 
+def _sustained_above_past(calendar: Calendar, values: pd.Series, running: int) -> pd.Series:
+    """kWh the lowest of the ``running`` days (columns of ``calendar``) that end on each day stands above
+    the meter's record over the :data:`WINDOW_DAYS` before the first of them (NaN where a day of the
+    run is missing, or fewer than :data:`MIN_PAST_DAYS` before it are known).
+
+    The past only: the days after a lasting change are the change itself. Ending on the day, so
+    the alert falls on a day of the change even when the day before it was high on its own (a
+    run starting there would open its episode a day early, off the change). A season turning
+    lifts nights too, but slowly, and not above every night of the month before at once.
+    """
+    dense = calendar.matrix(values)
+    meters, days = dense.shape
+    above = np.full(dense.shape, np.nan)
+    if days < running:
+        return pd.Series(above[calendar.rows, calendar.cols], index=values.index)
+    lowest = np.lib.stride_tricks.sliding_window_view(dense, running, axis=1).min(axis=2)  # NaN: a day missing
+    record = np.full((meters, days - running + 1), np.nan)  # over the days before each run's first
+    span, needed = calendar.positions(WINDOW_DAYS), calendar.positions(MIN_PAST_DAYS)
+    before = np.pad(dense, ((0, 0), (span, 0)), constant_values=np.nan)[:, : days - running + span]
+    for first in range(0, meters, METER_BATCH):
+        past = np.lib.stride_tricks.sliding_window_view(before[first : first + METER_BATCH], span, axis=1)
+        enough = np.sum(~np.isnan(past), axis=2) >= needed
+        highest = np.max(np.where(np.isnan(past), -np.inf, past), axis=2)
+        record[first : first + METER_BATCH] = np.where(enough, highest, np.nan)
+    above[:, running - 1 :] = lowest - record
+    return pd.Series(above[calendar.rows, calendar.cols], index=values.index)
+
+
 def _portfolio_factor(features: pd.DataFrame, ratio: pd.Series) -> pd.Series:
     """The portfolio's median of a per-meter ratio on each day (1 = an ordinary day for everyone)."""
     return ratio.groupby(features["day"]).transform("median").fillna(1.0)
@@ -454,6 +499,7 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
         parts["spike_ratio"] = np.fmax(parts["spike_ratio"], multiple.where(jump >= SPIKE_RATIO_MIN_JUMP_KWH, 0.0))
     parts["night_peak"] = _high_score(calendar, features["night_top"])
     parts["night_record"] = _above_record(calendar, features["night_top"])
+    parts["night_sustained"] = _sustained_above_past(calendar, features["night_top"], NIGHTS_RUNNING)
     weekend = features["weekend_day_top"].notna()
     weekend_calendar = Calendar(features[weekend], weekends_only=True)
     parts["weekend_peak"] = _high_score(weekend_calendar, features.loc[weekend, "weekend_day_top"])
@@ -465,6 +511,7 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
         parts["weekend_block_record"] = np.fmax(parts["weekend_block_record"], above)
     lasting = _lasting_excess(weekend_calendar, features[weekend])
     parts["weekend_run_record"] = _above_record(weekend_calendar, lasting)
+    parts["weekend_sustained"] = _sustained_above_past(weekend_calendar, lasting, WEEKEND_DAYS_RUNNING)
     parts["flat_run"] = features["flat_run"] / FLAT_MIN_RUN
     zero_day = (features["zero_run"] >= ZERO_MIN_RUN).astype(float)
     (zero_share,) = calendar.reference(zero_day, (1 - ZERO_RUN_RARE_SHARE,), WINDOW_DAYS)
@@ -610,5 +657,8 @@ def _evidence(row: object) -> str:
             f"a half-hour {row.max_jump:.2f} kWh above both neighbours, beyond the meter's record at that time of day"  # type: ignore[attr-defined]
         )
     if kind == InjectedAnomaly.NIGHT_USAGE.value:
-        return f"night (02-05) peak {row.night_top:.2f} kWh, far above the meter's usual nights or its record"  # type: ignore[attr-defined]
+        return (
+            f"night (02-05) peak {row.night_top:.2f} kWh, far above the meter's usual nights or its record"  # type: ignore[attr-defined]
+            ", or above its record for nights running"
+        )
     return f"weekend daytime peak {row.weekend_day_top:.2f} kWh, far above the meter's usual weekend days or its record"  # type: ignore[attr-defined]
