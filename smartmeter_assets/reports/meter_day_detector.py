@@ -147,10 +147,10 @@ THRESHOLDS: dict[str, float] = {
     "weekend_record": 0.7,  # 3
     "weekend_block_record": 1.1,  # 2
     # kWh per half-hour over three hours above usual, beyond the meter's record of that: 0 (the
-    # highest is 0.66 over the record; seeds 1-15 with 0.55 found the same surges, and added 2)
+    # highest is 0.66 over the record; 0.55 would add 2 and find one more surge in seeds 1-15)
     "weekend_run_record": 0.7,
     # the same three hours above usual on two weekend days running, beyond its record of the four
-    # weeks before: 1 (0.80: a meter back from its August holiday; the next is 0.55)
+    # weeks before: 1 (0.80, a meter's first weekend of September; the next is 0.55)
     "weekend_sustained": 0.6,
     "flat_run": 1.0,  # 0: a physical limit, not a quantile
     "scaled": 1.15,  # 10 (episodes of one or more days)
