@@ -155,6 +155,31 @@ def _consecutive(rows: np.ndarray, length: int, rng: np.random.Generator) -> np.
     return rows[start : start + length]
 
 
+#: London half-hours of night use and of a weekend daytime surge: (first, end).
+NIGHT_SLOTS = (2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR)
+DAYTIME_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
+
+
+@dataclass(frozen=True)
+class Rise:
+    """How an event raises readings: set to a level in ``set_to`` or raised by an amount in
+    ``raise_by`` (even odds, one draw per reading), and at least ``at_least`` above each."""
+
+    set_to: tuple[float, float]
+    raise_by: tuple[float, float]
+    at_least: float
+
+    def apply(self, series: MeterSeries, rows: np.ndarray, rng: np.random.Generator) -> Event:
+        current = series.energy[rows]
+        absolute = rng.random() < 0.5
+        values = rng.uniform(*self.set_to, len(rows)) if absolute else current + rng.uniform(*self.raise_by, len(rows))
+        return rows, np.maximum(values, current + self.at_least), _level_mode(absolute)
+
+
+NIGHT_RISE = Rise(set_to=(0.5, 1.5), raise_by=(0.25, 1.2), at_least=0.2)
+SURGE_RISE = Rise(set_to=(1.5, 3.0), raise_by=(0.6, 2.0), at_least=0.3)
+
+
 def _spike(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     rows = _consecutive(series.day_rows(day), 1 if rng.random() < 0.8 else 2, rng)
     if rows is None:
@@ -167,14 +192,11 @@ def _spike(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
 
 def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     rows = series.day_rows(day)
-    night = rows[(series.local_slot[rows] >= 2 * SLOTS_PER_HOUR) & (series.local_slot[rows] < 5 * SLOTS_PER_HOUR)]
+    night = rows[(series.local_slot[rows] >= NIGHT_SLOTS[0]) & (series.local_slot[rows] < NIGHT_SLOTS[1])]
     rows = _consecutive(night, int(rng.integers(2, 7)), rng)
     if rows is None:
         return None
-    current = series.energy[rows]
-    absolute = rng.random() < 0.5
-    values = rng.uniform(0.5, 1.5, len(rows)) if absolute else current + rng.uniform(0.25, 1.2, len(rows))
-    return rows, np.maximum(values, current + 0.2), _level_mode(absolute)
+    return NIGHT_RISE.apply(series, rows, rng)
 
 
 def _same_slots(series: MeterSeries, days: list[np.datetime64], slots: tuple[int, int]) -> np.ndarray:
@@ -183,22 +205,14 @@ def _same_slots(series: MeterSeries, days: list[np.datetime64], slots: tuple[int
     return rows[(series.local_slot[rows] >= slots[0]) & (series.local_slot[rows] < slots[1])]
 
 
-def _raised(series: MeterSeries, rows: np.ndarray, rng: np.random.Generator, set_to: tuple[float, float],
-            raise_by: tuple[float, float], at_least: float) -> Event:  # fmt: skip
-    current = series.energy[rows]
-    absolute = rng.random() < 0.5
-    values = rng.uniform(*set_to, len(rows)) if absolute else current + rng.uniform(*raise_by, len(rows))
-    return rows, np.maximum(values, current + at_least), _level_mode(absolute)
-
-
 def _lasting_night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     nights = [day + np.timedelta64(n, "D") for n in range(int(rng.integers(3, 8)))]
     length = int(rng.integers(2, 7))
-    first = int(rng.integers(2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR - length + 1))
+    first = int(rng.integers(NIGHT_SLOTS[0], NIGHT_SLOTS[1] - length + 1))
     rows = _same_slots(series, nights, (first, first + length))
     if len(rows) < length * len(nights):  # a night missing: not the lasting event drawn
         return None
-    return _raised(series, rows, rng, (0.5, 1.5), (0.25, 1.2), 0.2)
+    return NIGHT_RISE.apply(series, rows, rng)
 
 
 def _lasting_surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -208,25 +222,22 @@ def _lasting_surge(series: MeterSeries, day: np.datetime64, rng: np.random.Gener
     weekends = int(rng.integers(1, 4))
     days = [day + np.timedelta64(7 * week + offset, "D") for week in range(weekends) for offset in (0, 1)]
     length = int(rng.integers(2, 10))
-    first = int(rng.integers(9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR - length + 1))
+    first = int(rng.integers(DAYTIME_SLOTS[0], DAYTIME_SLOTS[1] - length + 1))
     rows = _same_slots(series, days, (first, first + length))
     if len(rows) < length * len(days):
         return None
-    return _raised(series, rows, rng, (1.5, 3.0), (0.6, 2.0), 0.3)
+    return SURGE_RISE.apply(series, rows, rng)
 
 
 def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
     rows = series.day_rows(day)
     if len(rows) == 0 or series.weekday[rows[0]] < 5:
         return None
-    daytime = rows[(series.local_slot[rows] >= 9 * SLOTS_PER_HOUR) & (series.local_slot[rows] < 17 * SLOTS_PER_HOUR)]
+    daytime = rows[(series.local_slot[rows] >= DAYTIME_SLOTS[0]) & (series.local_slot[rows] < DAYTIME_SLOTS[1])]
     rows = _consecutive(daytime, int(rng.integers(2, 10)), rng)
     if rows is None:
         return None
-    current = series.energy[rows]
-    absolute = rng.random() < 0.5
-    values = rng.uniform(1.5, 3.0, len(rows)) if absolute else current + rng.uniform(0.6, 2.0, len(rows))
-    return rows, np.maximum(values, current + 0.3), _level_mode(absolute)
+    return SURGE_RISE.apply(series, rows, rng)
 
 
 def _flat(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
