@@ -160,6 +160,12 @@ NIGHT_SLOTS = (2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR)
 DAYTIME_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
 
 
+def _same_slots(series: MeterSeries, days: list[np.datetime64], slots: tuple[int, int]) -> np.ndarray:
+    """The meter's rows in London half-hours ``slots`` (first, end) of each of ``days``."""
+    rows = np.flatnonzero(np.isin(series.local_day, days))
+    return rows[(series.local_slot[rows] >= slots[0]) & (series.local_slot[rows] < slots[1])]
+
+
 @dataclass(frozen=True)
 class Rise:
     """How an event raises readings: set to a level in ``set_to`` or raised by an amount in
@@ -191,18 +197,10 @@ def _spike(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
 
 
 def _night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
-    rows = series.day_rows(day)
-    night = rows[(series.local_slot[rows] >= NIGHT_SLOTS[0]) & (series.local_slot[rows] < NIGHT_SLOTS[1])]
-    rows = _consecutive(night, int(rng.integers(2, 7)), rng)
+    rows = _consecutive(_same_slots(series, [day], NIGHT_SLOTS), int(rng.integers(2, 7)), rng)
     if rows is None:
         return None
     return NIGHT_RISE.apply(series, rows, rng)
-
-
-def _same_slots(series: MeterSeries, days: list[np.datetime64], slots: tuple[int, int]) -> np.ndarray:
-    """The meter's rows in London half-hours ``slots`` (first, end) of each of ``days``."""
-    rows = np.flatnonzero(np.isin(series.local_day, days))
-    return rows[(series.local_slot[rows] >= slots[0]) & (series.local_slot[rows] < slots[1])]
 
 
 def _lasting_night(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) -> Event | None:
@@ -233,8 +231,7 @@ def _surge(series: MeterSeries, day: np.datetime64, rng: np.random.Generator) ->
     rows = series.day_rows(day)
     if len(rows) == 0 or series.weekday[rows[0]] < 5:
         return None
-    daytime = rows[(series.local_slot[rows] >= DAYTIME_SLOTS[0]) & (series.local_slot[rows] < DAYTIME_SLOTS[1])]
-    rows = _consecutive(daytime, int(rng.integers(2, 10)), rng)
+    rows = _consecutive(_same_slots(series, [day], DAYTIME_SLOTS), int(rng.integers(2, 10)), rng)
     if rows is None:
         return None
     return SURGE_RISE.apply(series, rows, rng)
