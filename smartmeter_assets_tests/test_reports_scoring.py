@@ -318,8 +318,7 @@ def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_i
 
 def test_use_lasting_nights_or_weekends_is_found_though_its_other_days_sit_in_the_window() -> None:
     """Seven nights running, or two weekends running, raise the meter's own record and usual level
-    around each of their days; judged against the weeks before, their third night and second day are
-    found."""
+    around each of their days; judged against the weeks before them, they are found on a day of their own."""
     readings = households()
     for night in range(30, 37):  # Wednesday 5 - Tuesday 11 June
         overwrite(readings, "M1", london(night, 2), 3, 1.0)
