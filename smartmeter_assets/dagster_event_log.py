@@ -135,7 +135,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             engine = create_engine(create_db_conn_string(folder, "empty"), poolclass=StaticPool)
             self._initdb(engine)
             engine.dispose()  # closed: the WAL is checkpointed into the file, which alone is copied
-            return Path(folder, "empty.db").read_bytes()
+            return Path(str(engine.url.database)).read_bytes()  # the file Dagster's URL names
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
