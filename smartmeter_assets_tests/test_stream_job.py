@@ -96,13 +96,18 @@ def test_the_job_fills_the_lake_and_resumes_from_its_checkpoint(
 
 
 def test_a_draining_stream_consumes_while_publishing_goes_on_and_stops_at_the_target(
-    spark: SparkSession, kafka_bootstrap: str, tmp_path: Path
+    spark: SparkSession, kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``smartmeter run``'s overlap: the stream starts on day 1, day 2 is published while it runs,
-    and it stops by itself once the drain target written after the last publish is in the lake."""
+    and it stops by itself once the drain target written after the last publish is in the lake.
+
+    Once the target is written the rest is read without waiting for ticks: with a 60 s trigger,
+    day 2 is read long before the next one, by a query restarted from the checkpoint.
+    """
+    caplog.set_level(logging.INFO, logger="smartmeter_assets.stream.job")
     settings = Settings(
         home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"drain-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=1500, spark_trigger_seconds=0.5,
+        spark_max_records_per_batch=1500, spark_trigger_seconds=60,
     )  # fmt: skip
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     day = 48 * METERS
@@ -129,6 +134,9 @@ def test_a_draining_stream_consumes_while_publishing_goes_on_and_stops_at_the_ta
     assert totals["input_rows"] == published.messages == sum(b["input_rows"] for b in batches)
     assert committed_offsets(settings) == end_offsets(kafka_bootstrap, settings.kafka_topic)
     assert batches[0]["input_rows"] <= day + published.poison  # the first batch ran before day 2 existed
+    assert [b["batch_id"] for b in batches] == list(range(len(batches)))  # the restart went on, not over
+    assert any("publishing ended" in r.getMessage() for r in caplog.records)
+    assert len(batches) >= 3  # day 1's first batch, then the rest in batches of at most 1500
 
 
 def test_a_drain_target_is_reached_when_every_partition_is_read_up_to_it(tmp_path: Path) -> None:

@@ -138,30 +138,58 @@ def run_stream(
         settings.stream_query_name, bootstrap, settings.kafka_topic, lake.root, location,
         " until caught up" if available_now else (f" until drained ({drain_file})" if drain_file else ""),
     )  # fmt: skip
-    writer_stream = (
-        build_query_input(session, settings, bootstrap)
-        .writeStream.queryName(settings.stream_query_name)
-        .option("checkpointLocation", location)
-        .foreachBatch(sink)
-    )
-    if available_now:
-        writer_stream = writer_stream.trigger(availableNow=True)
-    else:
-        # Draining too: a 1 s trigger there saves the last batch's wait for its tick (~1 s) but
-        # splits the replay's first minute into more, smaller batches; at D=14 (3.6 M readings) it
-        # cost the driver JVM 0.8-10 CPU-s and the run 2-7 s, in three pairs of runs out of three.
-        writer_stream = writer_stream.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
-    query = writer_stream.start()
-    sink.started(str(query.id))  # the checkpoint's identity: stable across restarts on it
+    query_input = build_query_input(session, settings, bootstrap)
+
+    def start(trigger: dict[str, Any]) -> StreamingQuery:
+        query = (
+            query_input.writeStream.queryName(settings.stream_query_name)
+            .option("checkpointLocation", location)
+            .foreachBatch(sink)
+            .trigger(**trigger)
+            .start()
+        )
+        sink.started(str(query.id))  # the checkpoint's identity: stable across restarts on it
+        return query
+
+    # Draining keeps the processing-time trigger while days are published: a 1 s trigger there
+    # splits the replay's first minute into more, smaller batches; at D=14 (3.6 M readings) it cost
+    # the driver JVM 0.8-10 CPU-s and the run 2-7 s, in three pairs of runs out of three.
+    processing_time = {"processingTime": f"{settings.spark_trigger_seconds} seconds"}
+    query = start({"availableNow": True} if available_now else processing_time)
+    # Draining: "ticking" while days are published, "finishing" once the rest is handed to an
+    # available-now query, "ticking again" should that one end short of the target.
+    phase = "ticking"
     try:
-        while query.isActive:
+        while True:
             query.awaitTermination(_DRAIN_POLL_SECONDS if drain_file is not None else 1.0)
-            if drain_file is not None and _between_triggers(query) and _drained(drain_file, query.lastProgress):
+            error = query.exception()
+            if error is not None:
+                raise StreamError(f"stream {settings.stream_query_name} failed: {error}")
+            if drain_file is None:
+                if query.isActive:
+                    continue
+                break
+            if query.isActive and not _between_triggers(query):
+                continue
+            if _drained(drain_file, query.lastProgress):
                 log.info("stream %s: drained: every record up to the drain target is in the lake", query.name)
+                break
+            if not query.isActive:
+                if phase != "finishing":  # stopped by someone else
+                    break
+                # The available-now query ended short of the target (never seen: it reads the
+                # offsets present when it starts, and the target was written before): wait with
+                # ticks again, as before publishing ended.
+                query = start(processing_time)
+                phase = "ticking again"
+            elif phase == "ticking" and DrainTarget.read(drain_file) is not None:
+                # Publishing is over: the rest is read back to back instead of one batch per tick
+                # (after publishing, a batch of 500k took 3.3-3.7 s of its 5 s tick). Stopped
+                # between triggers, the query resumes from its checkpoint like any restart.
                 query.stop()
-        error = query.exception()
-        if error is not None:
-            raise StreamError(f"stream {settings.stream_query_name} failed: {error}")
+                log.info("stream %s: publishing ended: the rest is read without waiting for ticks", query.name)
+                query = start({"availableNow": True})
+                phase = "finishing"
     finally:
         if query.isActive:
             query.stop()
