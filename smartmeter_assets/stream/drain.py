@@ -7,6 +7,9 @@ Spark's available-now trigger (that stops at the offsets present when the query 
 publisher, once its last publish is acknowledged, writes a *drain target*: the topic's end offsets
 at that moment. The stream stops at the first check at which its last completed batch reached
 them; any later record would be read by the next run from the checkpoint, like any other.
+
+Once the target is written, what is left is read by an available-now query started on the same
+checkpoint (between two triggers), batch after batch instead of one batch per tick.
 """
 
 from __future__ import annotations
