@@ -38,7 +38,7 @@ from typing import Any
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -51,6 +51,17 @@ def _total_changes(connection: Connection) -> int:
     """Rows SQLite changed on this connection since it opened: what tells a write from a read."""
     changes: int = connection.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
     return changes
+
+
+def _sync_at_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    """WAL commits without a file sync of their own (``synchronous=NORMAL``); checkpoints still sync.
+
+    Every event is a commit: with SQLite's default (FULL) each synced the WAL, 0.35 ms against
+    0.05 ms here (500 commits of 2 kB); a full-scale 14-day run stores ~850 events, most of them
+    on its publishing path. A WAL database stays consistent either way; what NORMAL gives up is the
+    last events of the run history on a power loss, never on a crash of the process.
+    """
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -99,6 +110,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 poolclass=StaticPool,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
+            event.listen(engine, "connect", _sync_at_checkpoints)
             if shard not in self._initialized_dbs:
                 if not self._copy_empty_database(shard):
                     self._initdb(engine)

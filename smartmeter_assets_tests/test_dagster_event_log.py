@@ -91,6 +91,8 @@ def test_connections_stay_open_for_a_few_databases_only(tmp_path: Path) -> None:
         pooled.store_event(_engine_event(run_id))
     assert len(pooled._engines) == OPEN_DATABASES
     assert [len(pooled.get_logs_for_run(run_id)) for run_id in runs] == [2] * len(runs)
+    with pooled.run_connection(runs[-1]) as connection:  # commits sync at checkpoints only (NORMAL = 1)
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
     pooled.wipe()
     assert pooled.get_all_run_ids() == []
     assert [shard for shard in pooled._engines if shard in runs] == []  # closed before their files went
