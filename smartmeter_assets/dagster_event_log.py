@@ -17,6 +17,7 @@ UI, the daemon and homes written before read them unchanged:
   others are closed (and so checkpointed), and so is one the database raised an error on. A
   run's file is touched after each write: Dagster's watcher of a run (the UI's live log) waits
   for that file to change, which closing the connection used to do;
+- its connections commit with ``synchronous=NORMAL`` (see :func:`_sync_at_checkpoints`);
 - a new run's database is a copy of an empty database this process initialised once with
   Dagster's own ``_initdb``, linked into place so that two processes creating the same run's
   database never see a half-written file; where one already exists, Dagster's path runs.
