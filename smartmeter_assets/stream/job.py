@@ -183,9 +183,11 @@ def run_stream(
                 query = start(processing_time)
                 phase = "ticking again"
             elif phase == "ticking" and DrainTarget.read(drain_file) is not None:
-                # Publishing is over: the rest is read back to back instead of one batch per tick
-                # (after publishing, a batch of 500k took 3.3-3.7 s of its 5 s tick). Stopped
-                # between triggers, the query resumes from its checkpoint like any restart.
+                # Publishing is over: the rest is read back to back. A processing-time trigger
+                # that ends before the next multiple of its interval waits for it, and once
+                # publishing stops a batch of 500k takes 3.3-3.7 s (seen waiting up to ~1 s per
+                # 5 s tick). Stopped between triggers, the query resumes from its checkpoint like
+                # any restart.
                 query.stop()
                 log.info("stream %s: publishing ended: the rest is read without waiting for ticks", query.name)
                 query = start({"availableNow": True})
