@@ -88,18 +88,13 @@ class _BatchSink:
 
 
 def _between_triggers(query: StreamingQuery) -> bool:
-    """Whether no trigger is running: a drained query is stopped only then.
+    """Whether no trigger is running: a draining query is stopped (drained, or switched) only then.
 
     A stop interrupts a running trigger; one stopped in its first trigger (an empty drain target is
     reached at once: ``smartmeter run --from`` a day with no data) was seen in CI printing a JVM
     stack and a Python traceback while Spark unwound, although nothing was lost.
     """
     return not query.status["isTriggerActive"]
-
-
-def _drained(drain_file: Path, progress: Any) -> bool:
-    target = DrainTarget.read(drain_file)
-    return target is not None and target.reached(progress)
 
 
 def run_stream(
@@ -171,7 +166,8 @@ def run_stream(
                 break
             if query.isActive and not _between_triggers(query):
                 continue
-            if _drained(drain_file, query.lastProgress):
+            target = DrainTarget.read(drain_file)  # None while publishing goes on
+            if target is not None and target.reached(query.lastProgress):
                 log.info("stream %s: drained: every record up to the drain target is in the lake", query.name)
                 break
             if not query.isActive:
@@ -182,7 +178,7 @@ def run_stream(
                 # ticks again, as before publishing ended.
                 query = start(processing_time)
                 phase = "ticking again"
-            elif phase == "ticking" and DrainTarget.read(drain_file) is not None:
+            elif phase == "ticking" and target is not None:
                 # Publishing is over: the rest is read back to back. A processing-time trigger
                 # that ends before the next multiple of its interval waits for it, and once
                 # publishing stops a batch of 500k takes 3.3-3.7 s (seen waiting up to ~1 s per
