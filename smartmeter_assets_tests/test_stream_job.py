@@ -233,6 +233,38 @@ def test_a_deleted_checkpoint_on_an_existing_lake_loses_nothing(
     assert read_table(lake, RAW).num_rows + read_table(lake, REJECTED).num_rows == published.messages + more.messages
 
 
+def test_a_job_killed_while_writing_its_first_offsets_restarts_on_its_checkpoint(
+    spark: SparkSession, kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """kill -9 between Spark writing ``offsets/.0.<uuid>.tmp`` and renaming it to ``offsets/0``.
+
+    Seen once in the kill test: every restart then failed with STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY
+    (offsets should be empty on batch 0). The files below are what that killed job left.
+    """
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"torn-{uuid.uuid4().hex[:8]}",
+        spark_max_records_per_batch=2000,
+    )  # fmt: skip
+    ensure_topic(kafka_bootstrap, settings.kafka_topic)
+    published = publish(kafka_bootstrap, settings.kafka_topic, 0, 48 * METERS, METERS, poison_every=700)
+    root = Path(checkpoint_location(settings))
+    (root / "commits").mkdir(parents=True)
+    (root / "offsets").mkdir()
+    (root / "metadata").write_text(json.dumps({"id": str(uuid.uuid4())}))
+    torn = f"0.{uuid.uuid4()}.tmp"
+    offsets = json.dumps({settings.kafka_topic: {"0": 9}})
+    (root / "offsets" / f".{torn}").write_text(f'v1\n{{"batchWatermarkMs":0}}\n{offsets}\n')
+    (root / "offsets" / f"..{torn}.crc").write_bytes(b"crc\x00")
+
+    with caplog.at_level(logging.WARNING, logger="smartmeter_assets.stream.checkpoint"):
+        totals = run_stream(settings, available_now=True)
+
+    assert any("never renamed" in record.getMessage() for record in caplog.records)
+    assert not [p.name for p in (root / "offsets").iterdir() if ".tmp" in p.name]
+    assert totals["input_rows"] == published.messages
+    assert_lake_matches(Lake.from_settings(settings), settings, published)
+
+
 def test_a_recreated_topic_is_read_from_its_beginning_under_a_new_checkpoint(
     spark: SparkSession, kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

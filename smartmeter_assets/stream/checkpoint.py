@@ -9,12 +9,17 @@ It also records which topic it was made for (``smartmeter-topic.json``: name and
 Spark's checkpoint knows offsets, not topics, so a topic deleted and created again under the same
 name would look like offsets gone backwards (data loss) to Spark. :func:`guard_topic` decides
 before the query starts: a recreated topic gets a new checkpoint, read from its beginning.
+
+Spark writes each log entry as a hidden temporary file and renames it into place. A job killed
+between the two leaves the temporary file (and its ``.crc``) behind; on batch 0 Spark then finds the
+log not empty and refuses every restart. :func:`remove_unrenamed_writes` clears them first.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,11 @@ from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Spark's write-then-rename temporaries in its logs: ``.<batch>.<uuid>.tmp`` and ``..<batch>.<uuid>.tmp.crc``.
+UNRENAMED_WRITE = re.compile(r"^\.\.?\d+\.[0-9a-fA-F-]+\.tmp(\.crc)?$")
+#: The logs Spark checks are empty before batch 0 (``MicroBatchExecution.verifyNewCheckpointDirectory``).
+CHECKPOINT_LOGS = ("offsets", "commits")
 
 #: Beside Spark's own files in the checkpoint folder (Spark ignores what it did not write).
 TOPIC_MARKER = "smartmeter-topic.json"
@@ -118,3 +128,27 @@ def guard_topic(location: str, topic: str, topic_id: str | None, allow_http: boo
     if reset or marker is None:
         _write_marker(fs, root, topic, topic_id)
     return reset
+
+
+def remove_unrenamed_writes(location: str, allow_http: bool = False) -> list[str]:
+    """Delete the temporary files a killed job left in the checkpoint's logs; return their paths.
+
+    Such a file was never renamed into the log, so Spark never read it and no batch depends on it:
+    the restarted query plans that batch again from the last committed one. Left in place, it makes
+    Spark refuse to start batch 0 (STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY). Called before the
+    query starts, when no query of this job runs on the checkpoint.
+    """
+    fs, root = _checkpoint_filesystem(location, allow_http)
+    removed = []
+    for folder in CHECKPOINT_LOGS:
+        for info in fs.get_file_info(pafs.FileSelector(f"{root}/{folder}", allow_not_found=True)):
+            if info.type == pafs.FileType.File and UNRENAMED_WRITE.match(info.base_name):
+                fs.delete_file(info.path)
+                removed.append(info.path)
+    if removed:
+        log.warning(
+            "checkpoint %s: removed %d file(s) a killed job wrote but never renamed into Spark's log "
+            "(Spark would refuse to restart on them; the batch is planned again): %s",
+            location, len(removed), ", ".join(sorted(removed)),
+        )  # fmt: skip
+    return removed

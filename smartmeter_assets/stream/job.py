@@ -7,8 +7,9 @@ lake; ``drain_file``: when a publisher's drain target is, see :mod:`.drain`) and
 query failed, so a dead job can never look like a success.
 
 Before the query starts, the topic is made (idempotently) and the checkpoint checked against it
-(a recreated topic gets a new checkpoint, logged). The query's id, which Spark keeps in the
-checkpoint, names the writer of every lake commit: see :mod:`smartmeter_assets.stream.lake_writer`.
+(a recreated topic gets a new checkpoint, logged; files a killed job wrote but never renamed into
+Spark's logs are removed, logged). The query's id, which Spark keeps in the checkpoint, names the
+writer of every lake commit: see :mod:`smartmeter_assets.stream.lake_writer`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from smartmeter_assets.kafka.security import KafkaSecurity
 from smartmeter_assets.kafka.topic import ensure_topic, topic_id
 from smartmeter_assets.lake.storage import Lake, s3_ca_bundle, s3_endpoint
 from smartmeter_assets.settings import Settings
-from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic
+from smartmeter_assets.stream.checkpoint import checkpoint_location, guard_topic, remove_unrenamed_writes
 from smartmeter_assets.stream.drain import DrainTarget
 from smartmeter_assets.stream.lake_writer import LakeWriter
 from smartmeter_assets.stream.progress import RunTotals, batch_figures, describe
@@ -124,6 +125,7 @@ def run_stream(
     guard_topic(
         location, settings.kafka_topic, topic_id(bootstrap, settings.kafka_topic, security), settings.s3_allow_http
     )
+    remove_unrenamed_writes(location, settings.s3_allow_http)
     had_session = SparkSession.getActiveSession() is not None
     session = build_session(settings)
     sink = _BatchSink(lake, settings, on_batch)
