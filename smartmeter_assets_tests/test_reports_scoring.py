@@ -316,6 +316,40 @@ def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_i
     assert parts["weekend_run_record"] >= thresholds["weekend_run_record"]
 
 
+def test_a_four_hour_weekend_surge_is_found_where_three_hour_weekend_peaks_hide_it_from_shorter_runs() -> None:
+    """A home that cooks 2.0-2.4 kWh for three hours every weekend day, starting any time from 09:00
+    to 14:00, holds a record for every run of up to three hours that a 2.8 kWh surge barely passes;
+    over four hours nothing it did comes close (the real case: a Saturday at 2.3 kWh from 10:00 to
+    14:00 on a meter whose Saturdays reach 3.2 kWh)."""
+    readings = households()
+    rng = np.random.default_rng(11)
+    for day in range(DAYS):
+        if (FIRST_DAY + timedelta(days=day)).weekday() >= 5 and day != 40:
+            start = int(rng.integers(18, 29))  # the half-hour it starts: 09:00-14:00
+            overwrite(
+                readings, "M1", london(day, start // 2, 30 * (start % 2)), 6, round(float(rng.uniform(2.0, 2.4)), 3)
+            )
+    overwrite(readings, "M1", london(40, 10), 8, 2.8)  # Saturday 15 June, 10:00-14:00 London
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 40, SURGE)}
+    day = judged.meter_days.index[
+        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
+    ][0]
+    parts = meter_day_detector.score_components(judged.meter_days).loc[day]
+    thresholds = meter_day_detector.THRESHOLDS
+    shorter = (
+        "weekend_peak",
+        "weekend_record",
+        "weekend_block_record",
+        "weekend_run_record",
+        "weekend_short_run_record",
+    )
+    for evidence in shorter:
+        assert parts[evidence] < thresholds[evidence], evidence
+    assert parts["weekend_long_run_record"] >= thresholds["weekend_long_run_record"]
+
+
 def test_use_lasting_nights_or_weekends_is_found_though_its_other_days_sit_in_the_window() -> None:
     """Seven nights running, or two weekends running, raise the meter's own record and usual level
     around each of their days; judged against the weeks before them, they are found on a day of their own."""

