@@ -294,6 +294,17 @@ def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_
     assert found == {("M1", 40, SURGE)}
 
 
+def surge_alone_on_m1_day_40(readings: pd.DataFrame) -> pd.Series:
+    """Judge ``readings``, require one alert (a surge on M1, day 40), and return that day's evidence."""
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M1", 40, SURGE)}
+    day = judged.meter_days.index[
+        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
+    ][0]
+    return meter_day_detector.score_components(judged.meter_days).loc[day]
+
+
 def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_it() -> None:
     """A home that cooks 2.0-2.4 kWh at Saturday and Sunday lunch hides a 1 kWh afternoon surge from its
     peaks (below its lunch) and its blocks' records, not from its afternoons: four hours above their usual."""
@@ -303,13 +314,7 @@ def test_a_lasting_weekend_surge_is_found_where_the_meter_s_weekend_peaks_hide_i
         if (FIRST_DAY + timedelta(days=day)).weekday() >= 5:
             overwrite(readings, "M1", london(day, 12), 2, round(float(rng.uniform(2.0, 2.4)), 3))
     overwrite(readings, "M1", london(40, 13), 8, lambda e: e + 1.0)  # Saturday 15 June, 13:00-17:00 London
-    judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
-    assert found == {("M1", 40, SURGE)}
-    day = judged.meter_days.index[
-        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
-    ][0]
-    parts = meter_day_detector.score_components(judged.meter_days).loc[day]
+    parts = surge_alone_on_m1_day_40(readings)
     thresholds = meter_day_detector.THRESHOLDS
     for evidence in ("weekend_peak", "weekend_record", "weekend_block_record"):  # what found surges before
         assert parts[evidence] < thresholds[evidence], evidence
@@ -330,13 +335,7 @@ def test_a_four_hour_weekend_surge_is_found_where_three_hour_weekend_peaks_hide_
                 readings, "M1", london(day, start // 2, 30 * (start % 2)), 6, round(float(rng.uniform(2.0, 2.4)), 3)
             )
     overwrite(readings, "M1", london(40, 10), 8, 2.8)  # Saturday 15 June, 10:00-14:00 London
-    judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
-    assert found == {("M1", 40, SURGE)}
-    day = judged.meter_days.index[
-        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
-    ][0]
-    parts = meter_day_detector.score_components(judged.meter_days).loc[day]
+    parts = surge_alone_on_m1_day_40(readings)
     thresholds = meter_day_detector.THRESHOLDS
     shorter = (
         "weekend_peak",

@@ -40,6 +40,13 @@ pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 METERS = 40
 
 
+def own_topic(tmp_path: Path, kafka_bootstrap: str, name: str, **settings: Any) -> Settings:
+    """Settings for one test: its own home and a topic of its own on the shared broker."""
+    return Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"{name}-{uuid.uuid4().hex[:8]}", **settings
+    )
+
+
 def lake_keys(lake: Lake) -> list[tuple[str, Any]]:
     raw = read_table(lake, RAW, columns=["meter_id", "timestamp"])
     return [
@@ -61,10 +68,7 @@ def assert_lake_matches(lake: Lake, settings: Settings, published: Published) ->
 def test_the_job_fills_the_lake_and_resumes_from_its_checkpoint(
     spark: SparkSession, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"stream-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=1500,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "stream", spark_max_records_per_batch=1500)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 48 * METERS, METERS, poison_every=500)
     publish(kafka_bootstrap, settings.kafka_topic, 0, 100, METERS, into=published)  # a producer retry
@@ -105,10 +109,7 @@ def test_a_draining_stream_consumes_while_publishing_goes_on_and_stops_at_the_ta
     day 2 is read long before the next one, by a query restarted from the checkpoint.
     """
     caplog.set_level(logging.INFO, logger="smartmeter_assets.stream.job")
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"drain-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=1500, spark_trigger_seconds=60,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "drain", spark_max_records_per_batch=1500, spark_trigger_seconds=60)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     day = 48 * METERS
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, day, METERS, poison_every=700)
@@ -165,10 +166,7 @@ def test_days_streamed_out_of_order_are_all_aggregated(
     Day 5 first; then days 1, 2 and 4 in one bulk run (batches smaller than a day, so partitions
     are consumed unevenly); then day 3 alone. With a global watermark days 1-4 were dropped.
     """
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"order-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=700,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "order", spark_max_records_per_batch=700)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     day = 48 * METERS
     lake = Lake.from_settings(settings)
@@ -210,10 +208,7 @@ def test_a_deleted_checkpoint_on_an_existing_lake_loses_nothing(
     spark: SparkSession, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """Batch ids restart at 0 under a new checkpoint: none may pass for a committed old batch."""
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"reset-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=1000,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "reset", spark_max_records_per_batch=1000)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 72 * METERS, METERS, poison_every=500)
     first = run_stream(settings, available_now=True)
@@ -241,10 +236,7 @@ def test_a_job_killed_while_writing_its_first_offsets_restarts_on_its_checkpoint
     Seen once in the kill test: every restart then failed with STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY
     (offsets should be empty on batch 0). The files below are what that killed job left.
     """
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"torn-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=2000,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "torn", spark_max_records_per_batch=2000)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 48 * METERS, METERS, poison_every=700)
     root = Path(checkpoint_location(settings))
@@ -270,10 +262,7 @@ def test_a_recreated_topic_is_read_from_its_beginning_under_a_new_checkpoint(
 ) -> None:
     from kafka import KafkaAdminClient
 
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"again-{uuid.uuid4().hex[:8]}",
-        spark_max_records_per_batch=2000,
-    )  # fmt: skip
+    settings = own_topic(tmp_path, kafka_bootstrap, "again", spark_max_records_per_batch=2000)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 48 * METERS, METERS, poison_every=700)
     run_stream(settings, available_now=True)
@@ -298,11 +287,14 @@ def test_a_recreated_topic_is_read_from_its_beginning_under_a_new_checkpoint(
 def test_the_job_writes_the_lake_on_s3_with_a_local_checkpoint(
     spark: SparkSession, kafka_bootstrap: str, s3_lake_url: str, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, kafka_topic=f"s3-{uuid.uuid4().hex[:8]}",
-        lake_url=s3_lake_url, stream_checkpoint_url=str(tmp_path / "checkpoint"),
+    settings = own_topic(
+        tmp_path,
+        kafka_bootstrap,
+        "s3",
+        lake_url=s3_lake_url,
+        stream_checkpoint_url=str(tmp_path / "checkpoint"),
         spark_max_records_per_batch=1000,
-    )  # fmt: skip
+    )
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 24 * METERS, METERS, poison_every=400)
     totals = run_stream(settings, available_now=True)
