@@ -91,6 +91,9 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         .appName(app_name or settings.stream_query_name)
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.ui.enabled", str(ui).lower())
+        # pyspark starts its JVM as a "pyspark-shell", which turns Spark's console progress bars
+        # on: they would be written into the job's log (and the Dagster run's) every 200 ms.
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
