@@ -36,7 +36,9 @@ RUN pip install --no-deps -c constraints.txt .
 # Kafka connector (the `kafka` source) and hadoop-aws + AWS SDK (checkpoints on s3a://), resolved
 # NOW from Maven Central, never when a stream starts: the same command and the same pinned
 # coordinates (smartmeter_assets/components.py) as `make install` on a laptop.
-RUN smartmeter install-jars spark --ivy /tmp/ivy && rm -rf /tmp/ivy
+# No driver class archive: the image's drivers read spark-conf/ (below), a folder on their class
+# path, and a JVM cannot map an archive beside a non-empty class-path folder.
+RUN smartmeter install-jars spark --ivy /tmp/ivy --no-class-archive && rm -rf /tmp/ivy
 
 COPY deploy/spark/spark-defaults.conf /opt/smartmeter/spark-conf/spark-defaults.conf
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml

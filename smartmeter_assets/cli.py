@@ -203,10 +203,14 @@ def _init_infra(args: argparse.Namespace) -> int:
 def _install_jars(args: argparse.Namespace) -> int:
     from smartmeter_assets.jars import JarsMissingError
     from smartmeter_assets.jars import main as install
+    from smartmeter_assets.stream.class_archive import ClassArchiveError, build_archive
 
     try:
-        return install([args.what, *(["--ivy", args.ivy] if args.ivy else [])])
-    except JarsMissingError as missing:
+        installed = install([args.what, *(["--ivy", args.ivy] if args.ivy else [])])
+        if installed == 0 and args.what in ("all", "spark") and args.class_archive:
+            build_archive()  # the driver's classes, now that its jars are all in place
+        return installed
+    except (JarsMissingError, ClassArchiveError) as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
 
@@ -335,10 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.set_defaults(handler=_cluster)
 
     jars = commands.add_parser(
-        "install-jars", help="fetch the pinned jars (Spark's Kafka connector, S3A; the Kafka broker) at install time"
+        "install-jars",
+        help="fetch the pinned jars (Spark's Kafka connector, S3A; the Kafka broker) at install time, "
+        "then write the Spark driver's class archive",
     )
     jars.add_argument("what", nargs="?", choices=["all", "spark", "kafka"], default="all")
     jars.add_argument("--ivy", help="Ivy cache folder (default ~/.cache/smartmeter/ivy)")
+    jars.add_argument(
+        "--no-class-archive",
+        dest="class_archive",
+        action="store_false",
+        help="skip the driver's class archive (a driver whose Spark conf folder is not empty cannot use one)",
+    )
     jars.set_defaults(handler=_install_jars)
     return parser
 

@@ -44,12 +44,14 @@ from pyspark.sql import SparkSession
 
 from smartmeter_assets.lake.storage import s3_ca_bundle
 from smartmeter_assets.settings import Settings
+from smartmeter_assets.stream.class_archive import sharing_option, spark_conf_dir
 from smartmeter_assets.stream.truststore import java_trust_options, java_truststore
 
 log = logging.getLogger(__name__)
 
 #: The JVM options a truststore goes into: the driver's (checkpoint) and the executors' (state).
-JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+JAVA_OPTIONS_KEYS = (DRIVER_JAVA_OPTIONS, "spark.executor.extraJavaOptions")
 #: C2's thresholds, 10 times HotSpot's (5000 / 600 / 15000 / 40000), and huge methods compiled
 #: too: see the module docstring.
 JIT_OPTIONS = (
@@ -67,10 +69,7 @@ _COLLECTOR_OPTION = re.compile(r"-XX:\+Use\w*GC\b")
 
 def spark_defaults() -> dict[str, str]:
     """``spark-defaults.conf`` as ``spark-submit`` reads it (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf``)."""
-    import pyspark
-
-    spark_home = os.environ.get("SPARK_HOME") or str(Path(pyspark.__file__).parent)  # as pyspark's launcher
-    defaults = Path(os.environ.get("SPARK_CONF_DIR") or Path(spark_home) / "conf") / "spark-defaults.conf"
+    defaults = spark_conf_dir() / "spark-defaults.conf"
     if not defaults.is_file():
         return {}
     entries = {}
@@ -82,8 +81,14 @@ def spark_defaults() -> dict[str, str]:
     return entries
 
 
-def build_session(settings: Settings, *, app_name: str | None = None, ui: bool = False) -> SparkSession:
-    """Get or create the job's session (Python workers run this interpreter, where we are installed)."""
+def build_session(
+    settings: Settings, *, app_name: str | None = None, ui: bool = False, archive_classes_to: Path | None = None
+) -> SparkSession:
+    """Get or create the job's session (Python workers run this interpreter, where we are installed).
+
+    The driver maps the class archive made at install time (:mod:`.class_archive`) when there is
+    one for this JDK and these jars; ``archive_classes_to`` makes it write one there at exit instead.
+    """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
@@ -108,7 +113,8 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     store = _trust_s3_ca_bundle(settings)
     trust = java_trust_options(store) if store is not None else None
-    for key, options in java_options(spark_defaults(), trust).items():
+    sharing = f"-XX:ArchiveClassesAtExit={archive_classes_to}" if archive_classes_to else sharing_option()
+    for key, options in java_options(spark_defaults(), trust, sharing).items():
         builder = builder.config(key, options)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
@@ -117,14 +123,16 @@ def build_session(settings: Settings, *, app_name: str | None = None, ui: bool =
     return session
 
 
-def java_options(defaults: dict[str, str], trust: str | None) -> dict[str, str]:
+def java_options(defaults: dict[str, str], trust: str | None, driver_sharing: str | None = None) -> dict[str, str]:
     """The driver's and executors' ``extraJavaOptions``: the JIT's thresholds, spark-defaults.conf's
-    own options, the throughput collector unless they name a collector, the truststore's (if any)."""
+    own options, the throughput collector unless they name a collector, the truststore's (if any);
+    the driver's also its class archive option (executors on a cluster have JDKs of their own)."""
     options = {}
     for key in JAVA_OPTIONS_KEYS:
         own = defaults.get(key, "")
         collector = None if _COLLECTOR_OPTION.search(own) else THROUGHPUT_COLLECTOR
-        options[key] = " ".join(filter(None, [*JIT_OPTIONS, own, collector, trust]))
+        sharing = driver_sharing if key == DRIVER_JAVA_OPTIONS else None
+        options[key] = " ".join(filter(None, [*JIT_OPTIONS, own, collector, trust, sharing]))
     return options
 
 
