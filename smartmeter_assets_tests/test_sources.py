@@ -80,6 +80,12 @@ def test_a_block_with_every_real_quirk_is_read_and_every_row_accounted(tmp_path:
     assert null_row["line_number"] == 5
 
 
+def test_minus_zero_and_zero_are_one_reading_repeated_not_two_values(tmp_path: Path) -> None:
+    text = "LCLid,tstp,energy(kWh/hh)\nMAC000002,2012-10-12 00:30:00,-0\nMAC000002,2012-10-12 00:30:00, 0 \n"
+    read = read_block(write(tmp_path / "halfhourly_dataset" / "block_0.csv", text))
+    assert len(read.frame) == 1 and read.duplicates_dropped == 1 and read.rejects.empty
+
+
 def test_both_block_layouts_are_found_in_block_order(tmp_path: Path) -> None:
     header = "LCLid,tstp,energy(kWh/hh)\n"
     write(tmp_path / "halfhourly_dataset" / "block_10.csv", header)

@@ -47,6 +47,12 @@ def make_rejects(
     )
 
 
+def rejects_by_reason(rejects: pd.DataFrame) -> dict[str, int]:
+    """How many rejected rows each reason has."""
+    counts = rejects["reason"].value_counts()
+    return {str(reason): int(n) for reason, n in counts.items()}
+
+
 @dataclass
 class SourceRead:
     """The outcome of reading one source file."""
@@ -58,8 +64,7 @@ class SourceRead:
     duplicates_dropped: int = 0
 
     def rejects_by_reason(self) -> dict[str, int]:
-        counts = self.rejects["reason"].value_counts()
-        return {str(reason): int(n) for reason, n in counts.items()}
+        return rejects_by_reason(self.rejects)
 
     def accounted(self) -> bool:
         """Every row read is kept, rejected or counted as an exact duplicate."""

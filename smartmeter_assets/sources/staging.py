@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -31,7 +32,7 @@ from smartmeter_assets.contracts import (
 )
 from smartmeter_assets.lake.schema import arrow_schema
 from smartmeter_assets.lake.storage import Lake
-from smartmeter_assets.sources.readings import block_name, read_block
+from smartmeter_assets.sources.readings import block_name, read_block_table
 
 READINGS_DIR = "readings"
 MANIFESTS_DIR = "readings_manifests"
@@ -97,7 +98,7 @@ def stage_block(lake: Lake, path: Path, *, force: bool = False) -> tuple[BlockMa
         return previous, False
 
     started = time.perf_counter()
-    read = read_block(path)
+    read = read_block_table(path)
     fs, _ = lake.filesystem()
     for old in previous.files if previous else []:
         with contextlib.suppress(FileNotFoundError):  # already gone: nothing to replace
@@ -108,7 +109,7 @@ def stage_block(lake: Lake, path: Path, *, force: bool = False) -> tuple[BlockMa
                 fs.delete_dir(folder)
 
     written: list[str] = []
-    table = pa.Table.from_pandas(read.frame, schema=STAGED_READING_SCHEMA, preserve_index=False)
+    table = read.table.cast(STAGED_READING_SCHEMA)
     if table.num_rows:
         pads.write_dataset(
             table.sort_by([("reading_date", "ascending"), ("meter_id", "ascending")]),
@@ -126,19 +127,19 @@ def stage_block(lake: Lake, path: Path, *, force: bool = False) -> tuple[BlockMa
         fs.create_dir(lake.path(SOURCES_DIR, REJECTS_DIR, READINGS_DIR), recursive=True)
         pq.write_table(pa.Table.from_pandas(read.rejects, preserve_index=False), rejects_path, filesystem=fs)
 
-    stamps = read.frame["timestamp"]
+    stamps = table["timestamp"]
     manifest = BlockManifest(
         block=block,
         source_file=path.name,
         source_size=stat.st_size,
         source_mtime_ns=stat.st_mtime_ns,
         rows_read=read.rows_read,
-        rows_staged=len(read.frame),
+        rows_staged=table.num_rows,
         duplicates_dropped=read.duplicates_dropped,
         rejects=read.rejects_by_reason(),
-        first_timestamp=str(stamps.min()) if len(stamps) else None,
-        last_timestamp=str(stamps.max()) if len(stamps) else None,
-        meters=int(read.frame["meter_id"].nunique()),
+        first_timestamp=str(pc.min(stamps).as_py()) if len(stamps) else None,
+        last_timestamp=str(pc.max(stamps).as_py()) if len(stamps) else None,
+        meters=pc.count_distinct(table["meter_id"]).as_py(),
         files=written,
         seconds=round(time.perf_counter() - started, 3),
     )
