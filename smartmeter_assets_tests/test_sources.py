@@ -86,6 +86,20 @@ def test_minus_zero_and_zero_are_one_reading_repeated_not_two_values(tmp_path: P
     assert len(read.frame) == 1 and read.duplicates_dropped == 1 and read.rejects.empty
 
 
+def test_a_day_or_second_past_its_end_is_rejected_not_moved_to_the_next(tmp_path: Path) -> None:
+    text = (
+        "LCLid,tstp,energy(kWh/hh)\n"
+        "MAC000002,2013-02-29 00:00:00.0000000,0.1\n"  # no 29 February in 2013 (not 1 March)
+        "MAC000002,2013-04-31 00:00:00,0.1\n"
+        "MAC000002,2013-01-02 00:00:60,0.1\n"  # not 00:01:00
+        "MAC000002,2012-02-29 23:30:00,0.1\n"  # a leap day
+    )
+    read = read_block(write(tmp_path / "halfhourly_dataset" / "block_0.csv", text))
+    assert read.frame["timestamp"].astype(str).tolist() == ["2012-02-29 23:30:00"]
+    assert read.rejects["reason"].tolist() == ["unparseable_timestamp"] * 3
+    assert read.rejects["line_number"].tolist() == [2, 3, 4]
+
+
 def test_both_block_layouts_are_found_in_block_order(tmp_path: Path) -> None:
     header = "LCLid,tstp,energy(kWh/hh)\n"
     write(tmp_path / "halfhourly_dataset" / "block_10.csv", header)

@@ -87,6 +87,23 @@ def read_block(path: Path) -> SourceRead:
     return read_block_table(path).as_source_read()
 
 
+def written_time(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``TIMESTAMP_FORMAT`` text as a timestamp, null where it is not one.
+
+    Arrow's ``strptime`` rolls a day or a second past its end into the next: 2013-02-29 reads as
+    2013-03-01, 00:00:60 as 00:01:00. A stamp whose day or second is not the one written is no
+    time at all, not another time, so it is null (rejected as unparseable), never moved.
+    """
+    parsed = pc.strptime(text, format=TIMESTAMP_FORMAT, unit="s", error_is_null=True)
+    as_written = [
+        pc.equal(
+            pc.utf8_lpad(pc.cast(part(parsed), pa.string()), 2, "0"), pc.utf8_slice_codeunits(text, start, start + 2)
+        )
+        for part, start in ((pc.day, 8), (pc.second, 17))
+    ]
+    return pc.if_else(pc.fill_null(pc.and_(*as_written), False), parsed, pa.scalar(None, parsed.type))
+
+
 def _first_of_each(rows: pa.Table, keys: list[str]) -> pa.ChunkedArray | pa.Array:
     """Whether each row is the first (lowest ``row``) of its ``keys``: ``duplicated(keep="first")`` negated."""
     firsts = rows.group_by(keys, use_threads=False).aggregate([(_ROW, "min")])[f"{_ROW}_min"]
@@ -113,12 +130,7 @@ def read_block_table(path: Path) -> BlockRead:
     stamp_text = pc.utf8_trim_whitespace(table[STAMP])
     energy_text = pc.utf8_trim_whitespace(table[ENERGY])
 
-    stamp = pc.strptime(
-        pc.utf8_slice_codeunits(stamp_text, 0, TIMESTAMP_LENGTH),
-        format=TIMESTAMP_FORMAT,
-        unit="s",
-        error_is_null=True,
-    )
+    stamp = written_time(pc.utf8_slice_codeunits(stamp_text, 0, TIMESTAMP_LENGTH))
     is_number = pc.match_substring_regex(energy_text, _NUMBER)
     energy = pc.cast(pc.if_else(is_number, energy_text, pa.scalar(None, pa.string())), pa.float64())
     null_token = pc.is_in(energy_text, value_set=pa.array(["", ENERGY_NULL_TOKEN]))
