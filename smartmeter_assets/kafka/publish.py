@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smartmeter_assets.contracts import TIMESTAMP_FORMAT
 from smartmeter_assets.enrich import ENRICHED_COLUMNS
 from smartmeter_assets.kafka.message import (
     encode_keys,
@@ -160,7 +161,7 @@ def readings_table(enriched: pd.DataFrame | pa.Table, partitions: int, with_even
         _PARTITION_COLUMN, pa.array(partitions_for_meters(table["meter_id"], partitions), pa.int32())
     )
     if with_event_seconds:
-        stamps = pc.strptime(table["timestamp"], format="%Y-%m-%d %H:%M:%S", unit="s")
+        stamps = pc.strptime(table["timestamp"], format=TIMESTAMP_FORMAT, unit="s")
         seconds = pc.cast(stamps, pa.int64())
         start = pc.min(seconds).as_py() or 0
         table = table.append_column(_EVENT_SECONDS_COLUMN, pc.subtract(seconds, start))
