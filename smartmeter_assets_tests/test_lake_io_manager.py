@@ -35,3 +35,23 @@ def test_an_input_annotated_arrow_loads_as_arrow_and_others_as_pandas(tmp_path: 
     assert result.success
     assert seen == {"frame": pd.DataFrame, "arrow": pa.Table}
     assert Path(frame_path(Lake(lake_url), "day_rows")).is_file()
+
+
+@asset
+def day_table() -> pa.Table:
+    return pa.table({"meter_id": ["MAC000002", None], "energy_kwh": [0.219, None]})
+
+
+@asset(ins={"day_table": AssetIn("day_table")})
+def table_as_frame(day_table: pd.DataFrame) -> None:
+    seen["table as frame"] = type(day_table)
+    assert day_table["meter_id"].tolist() == ["MAC000002", None]
+    assert day_table["energy_kwh"].isna().tolist() == [False, True]
+
+
+def test_an_arrow_output_is_stored_as_it_is_and_loads_as_pandas_too(tmp_path: Path) -> None:
+    result = materialize(
+        [day_table, table_as_frame], resources={"io_manager": LakeParquetIOManager(url=str(tmp_path / "lake"))}
+    )
+    assert result.success
+    assert seen["table as frame"] is pd.DataFrame

@@ -163,7 +163,14 @@ def staged_dataset(lake: Lake) -> pads.Dataset | None:
 
 
 def read_staged_day(lake: Lake, day: date) -> pd.DataFrame:
-    """One day's readings from every block, reading only that day's folder."""
+    """One day's readings from every block, reading only that day's folder, in (time, meter) order."""
+    frame = read_staged_table(lake, day).to_pandas()
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
+    return frame.sort_values(["timestamp", "meter_id"], kind="stable").reset_index(drop=True)
+
+
+def read_staged_table(lake: Lake, day: date) -> pa.Table:
+    """One day's readings from every block as Arrow (``STAGED_READING_SCHEMA``), in file order."""
     fs, _ = lake.filesystem()
     folder = lake.path(SOURCES_DIR, READINGS_DIR, f"reading_date={day.isoformat()}")
     info = fs.get_file_info(folder)
@@ -175,9 +182,7 @@ def read_staged_day(lake: Lake, day: date) -> pd.DataFrame:
             "reading_date", pa.array([day] * table.num_rows, type=STAGED_READING_SCHEMA.field("reading_date").type)
         )
         table = table.select(list(STAGED_READING_COLUMNS)).cast(STAGED_READING_SCHEMA)
-    frame = table.to_pandas()
-    frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
-    return frame.sort_values(["timestamp", "meter_id"], kind="stable").reset_index(drop=True)
+    return table
 
 
 def staged_days(lake: Lake) -> list[date]:

@@ -25,11 +25,11 @@ from smartmeter_assets.contracts import MESSAGE_FIELDS
 from smartmeter_assets.defs.kafka.partitions import daily_partitions
 from smartmeter_assets.defs.kafka.resources import KafkaResource
 from smartmeter_assets.defs.lake.resources import LakeResource
-from smartmeter_assets.enrich import enrich_readings
+from smartmeter_assets.enrich import enrich_table
 from smartmeter_assets.kafka.publish import publish_readings
 from smartmeter_assets.lake.published import publish_records, write_publish_records
 from smartmeter_assets.lake.reading_keys import key_digest
-from smartmeter_assets.sources.staging import read_staged_day
+from smartmeter_assets.sources.staging import read_staged_table
 
 GROUP = "kafka"
 #: Publishing runs share this pool; the instance config every setup shares
@@ -65,15 +65,15 @@ def enriched_readings(
     households: pd.DataFrame,
     weather_hourly: pd.DataFrame,
     weather_daily: pd.DataFrame,
-) -> Output[pd.DataFrame]:
-    """The day's readings with household (tariff, ACORN) and weather, as the message fields.
+) -> Output[pa.Table]:
+    """The day's readings with household (tariff, ACORN) and weather, as the message fields (Arrow).
 
     Readings of unknown households or with no weather observation are kept with nulls and
     counted in the metadata; ``ingestion_time`` is added at publish.
     """
     day = date.fromisoformat(context.partition_key)
-    readings = read_staged_day(lake.lake(), day)
-    enriched, counts = enrich_readings(readings, households, weather_hourly, weather_daily)
+    readings = read_staged_table(lake.lake(), day)
+    enriched, counts = enrich_table(readings, households, weather_hourly, weather_daily)
     if counts.unknown_household_readings or counts.missing_hourly_weather_readings:
         context.log.warning(
             f"{day}: {counts.unknown_household_readings} readings of unknown households, "
@@ -82,11 +82,11 @@ def enriched_readings(
     return Output(
         enriched,
         metadata={
-            "dagster/row_count": len(enriched),
+            "dagster/row_count": enriched.num_rows,
             "dagster/column_schema": MESSAGE_SCHEMA,
             "day": day.isoformat(),
             **counts.as_metadata(),
-            "preview": MetadataValue.md(enriched.head(5).to_markdown(index=False)),
+            "preview": MetadataValue.md(enriched.slice(0, 5).to_pandas().to_markdown(index=False)),
         },
     )
 

@@ -20,11 +20,12 @@ def frame_path(lake: Lake, asset: str, partition: str | None = None) -> str:
     return lake.path(SOURCES_DIR, f"{asset}/{partition}.parquet" if partition else f"{asset}.parquet")
 
 
-def write_frame(lake: Lake, frame: pd.DataFrame, asset: str, partition: str | None = None) -> str:
+def write_frame(lake: Lake, frame: pd.DataFrame | pa.Table, asset: str, partition: str | None = None) -> str:
     fs, _ = lake.filesystem()
     path = frame_path(lake, asset, partition)
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, filesystem=fs)
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, filesystem=fs)
     return path
 
 
@@ -45,7 +46,8 @@ def read_frame(lake: Lake, asset: str, partition: str | None = None) -> pd.DataF
 
 
 class LakeParquetIOManager(ConfigurableIOManager):
-    """pandas DataFrames <-> Parquet under the lake root (inputs annotated ``pa.Table`` load as Arrow)."""
+    """pandas DataFrames or Arrow tables <-> Parquet under the lake root (inputs annotated ``pa.Table``
+    load as Arrow, the others as pandas)."""
 
     url: str
     allow_http: bool = False  # plain http to a non-loopback S3 endpoint
@@ -55,11 +57,13 @@ class LakeParquetIOManager(ConfigurableIOManager):
         partition = context.asset_partition_key if context.has_asset_partitions else None
         return asset, partition
 
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | pa.Table | None) -> None:
         if obj is None:
             return
-        if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected a pandas DataFrame, got {type(obj)}")
+        if not isinstance(obj, pd.DataFrame | pa.Table):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: expected a pandas DataFrame or an Arrow table, got {type(obj)}"
+            )
         asset, partition = self._key(context)
         path = write_frame(Lake(self.url, self.allow_http), obj, asset, partition)
         context.add_output_metadata({"lake_path": path, "rows": len(obj)})
