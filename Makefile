@@ -12,11 +12,12 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt smartmeter_assets/components.py
+# The class archive is part of the install: a new warm-up writes it again.
+$(STAMP): pyproject.toml constraints.txt smartmeter_assets/components.py smartmeter_assets/stream/class_warm_up.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
-	$(BIN)/smartmeter install-jars  # Spark's Kafka connector + S3A, the Kafka broker: pinned, from Maven Central
+	$(BIN)/smartmeter install-jars  # Spark's Kafka connector + S3A, the Kafka broker (pinned, from Maven Central), the driver's class archive
 	touch $(STAMP)
 
 up: install  ## the whole pipeline on this machine, Dagster UI on http://127.0.0.1:3000
