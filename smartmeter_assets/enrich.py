@@ -43,6 +43,8 @@ _HOUSEHOLD_FIELDS = ("tariff_type", "acorn_group", "acorn_category")
 #: Hourly weather fields whose staged name is already the message name.
 _HOURLY_FIELDS = ("temperature", "humidity", "wind_speed", "weather_summary", "pressure")
 _STRING_FIELDS = ("meter_id", "timestamp", *_HOUSEHOLD_FIELDS, "weather_summary")
+#: The staged reading columns enrichment reads (``reading_date`` only partitions the staged table).
+_READING_INPUTS = tuple(c for c in STAGED_READING_COLUMNS if c != "reading_date")
 
 
 class EnrichmentError(ValueError):
@@ -65,10 +67,11 @@ class EnrichmentCounts:
         return asdict(self)
 
 
-def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+def _require_columns(names: list[str], columns: tuple[str, ...], what: str) -> None:
+    """``names`` (a frame's or a table's columns) hold every one of ``columns``."""
+    missing = [c for c in columns if c not in names]
     if missing:
-        raise EnrichmentError(f"{what} lacks columns {missing} (has {list(frame.columns)})")
+        raise EnrichmentError(f"{what} lacks columns {missing} (has {names})")
 
 
 def _require_unique(frame: pd.DataFrame, column: str, what: str) -> None:
@@ -133,12 +136,6 @@ def _lookup(
     return looked_up, found
 
 
-def _require_table_columns(table: pa.Table, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise EnrichmentError(f"{what} lacks columns {missing} (has {table.column_names})")
-
-
 def _distinct(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """(each row's position among the distinct values, the distinct values)."""
     encoded = pc.dictionary_encode(column.combine_chunks())
@@ -166,10 +163,10 @@ def enrich_table(
     produces the same table. Every lookup and every stamp's text is computed once per distinct
     meter (~5,600) or stamp (~48), then taken row by row in Arrow: no per-row pandas objects.
     """
-    _require_table_columns(readings, STAGED_READING_COLUMNS, "readings")
-    _require_columns(households, STAGED_HOUSEHOLD_COLUMNS, "households")
-    _require_columns(weather_hourly, STAGED_WEATHER_HOURLY_COLUMNS, "weather_hourly")
-    _require_columns(weather_daily, STAGED_WEATHER_DAILY_COLUMNS, "weather_daily")
+    _require_columns(readings.column_names, _READING_INPUTS, "readings")
+    _require_columns(list(households.columns), STAGED_HOUSEHOLD_COLUMNS, "households")
+    _require_columns(list(weather_hourly.columns), STAGED_WEATHER_HOURLY_COLUMNS, "weather_hourly")
+    _require_columns(list(weather_daily.columns), STAGED_WEATHER_DAILY_COLUMNS, "weather_daily")
     _require_unique(households, "meter_id", "households")
     _require_unique(weather_hourly, "time", "weather_hourly")
     _require_unique(weather_daily, "day", "weather_daily")
@@ -239,14 +236,13 @@ def enrich_readings(
     Strings are objects with None for null, numbers float64 with NaN: what JSON and Parquet both
     read as null.
     """
-    _require_columns(readings, STAGED_READING_COLUMNS, "readings")
+    _require_columns(list(readings.columns), _READING_INPUTS, "readings")
     meters = readings["meter_id"]
     staged = pa.table(
         {
             "meter_id": pa.array(meters.where(meters.isna(), meters.astype(str)), pa.string(), from_pandas=True),
             "timestamp": pa.array(_naive_datetimes(readings["timestamp"]).to_numpy(), from_pandas=True),
             "energy_kwh": pa.array(pd.to_numeric(readings["energy_kwh"], errors="coerce").to_numpy(), from_pandas=True),
-            "reading_date": pa.nulls(len(readings), pa.date32()),
         }
     )
     enriched, counts = enrich_table(staged, households, weather_hourly, weather_daily)
