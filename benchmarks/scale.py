@@ -60,7 +60,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from process_tree import TreeSampler
 
 HOUSEHOLDS = 5_566
-HOUSEHOLDS_PER_BLOCK = 50
 HISTORY_READINGS = 167_800_000  # 2011-11-23 .. 2014-02-28, all meters (design.md)
 HISTORY_GOAL_MINUTES = 60
 #: Where a run of D days starts: 2013 (winter, as the figures of earlier runs), or the dataset's
@@ -87,7 +86,7 @@ def generate(days: int, folder: Path) -> float:
         [
             str(Path(sys.executable).parent / "smartmeter"), "sample", "--households", str(HOUSEHOLDS),
             "--days", str(days), "--start", start_of(days).isoformat(),
-            "--households-per-block", str(HOUSEHOLDS_PER_BLOCK), "--quiet", "--out", str(folder),
+            "--quiet", "--out", str(folder),  # the real files' layout: 112 blocks of 50
         ],
         check=True, capture_output=True,
     )  # fmt: skip

@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--households-per-block",
         type=int,
         default=SampleSpec.households_per_block,
-        help="households per block_N.csv (the real files hold 50: 5,566 households in 112 blocks)",
+        help="households per block_N.csv (default: 50 as in the real files, 5,566 households in 112 "
+        "blocks; 8 for a sample under 150 households, so that it still has several)",
     )
     sample.add_argument("--quiet", action="store_true", help="no progress bar")
     sample.add_argument("--out", required=True, help="folder to write (its reading blocks are replaced)")

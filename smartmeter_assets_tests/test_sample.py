@@ -150,3 +150,14 @@ def test_sample_command_writes_blocks_of_the_asked_size(tmp_path: Path, capsys: 
 
     assert main([*args[:-4], "--households-per-block", "0", "--out", str(out)]) == 2
     assert "at least 1 household" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("households", "blocks", "largest"), [(5566, 112, 50), (150, 3, 50), (149, 19, 8), (24, 3, 8)])
+def test_a_default_sample_has_the_real_files_layout_once_it_fills_three_blocks(
+    households: int, blocks: int, largest: int, tmp_path: Path
+) -> None:
+    """A full-scale sample has the real 112 blocks of 50 (696 blocks of 8 made a 14-day run 20% slower)."""
+    out = tmp_path / "sample"
+    assert main(["sample", "--households", str(households), "--days", "3", "--quiet", "--out", str(out)]) == 0
+    assert len(block_files(out)) == blocks
+    assert pd.read_csv(out / HOUSEHOLDS_FILE).groupby("file").size().max() == largest

@@ -50,7 +50,7 @@ def households_frame(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame
         groups[1], groups[2] = "ACORN-U", "ACORN-"
     grouped = [CATEGORY_OF_GROUP.get(g, g) for g in groups]
     tariff = np.where(rng.random(spec.households) < 0.25, "ToU", "Std")
-    blocks = [f"block_{i // spec.households_per_block}" for i in range(spec.households)]
+    blocks = [f"block_{i // spec.block_size}" for i in range(spec.households)]
     frame = pd.DataFrame(
         dict(zip(HOUSEHOLD_COLUMNS, [ids, tariff, groups, grouped, blocks], strict=True)),
     )
