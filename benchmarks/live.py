@@ -9,8 +9,12 @@ visible at that moment. Printed:
 
 - publish-to-lake latency per reading (the moment its half-hour was due to be published -> the
   poll that first saw it in ``raw/``; the poll runs every 0.5 s), p50 / p95 / max;
-- the stream's lag (broker end offsets minus committed offsets) sampled every 5 s: first, last,
-  max, and the mean of the first and last thirds (no growth means the stream keeps up);
+- the stream's lag (broker end offsets minus committed offsets) sampled every
+  :data:`LAG_SAMPLE_SECONDS`: first, last, max, the mean of the first and last thirds, and its
+  least-squares trend over the run (no growth means the stream keeps up). The lag rises between
+  triggers and falls at each commit, so it is sampled at a period no multiple of the trigger's:
+  at the trigger's own 5 s every sample fell at about the same point of that cycle, drifting
+  slowly, and the thirds compared points of the cycle rather than the stream's pace;
 - the rate actually published, the rows landed, the batches, and peak RSS per component.
 
     .venv/bin/python benchmarks/live.py --minutes 10 --rate 16700
@@ -89,9 +93,13 @@ def watch_raw(lake: Lake, due: dict[datetime, float], seen: Visibility, stop: th
                 seen.rows += int(count)
 
 
+#: Seconds between lag samples: no divisor or multiple of a whole-second trigger (see the docstring).
+LAG_SAMPLE_SECONDS = 1.7
+
+
 def sample_lag(settings: Settings, samples: list[tuple[float, int]], stop: threading.Event) -> None:
     started = time.monotonic()
-    while not stop.wait(5.0):
+    while not stop.wait(LAG_SAMPLE_SECONDS):
         lag = measure_lag(settings)
         if lag is not None:
             samples.append((time.monotonic() - started, lag.total))
@@ -199,6 +207,12 @@ def main() -> int:
     if lags:
         print(f"lag (records): first {lags[0][1]:,}, last {lags[-1][1]:,}, max {max(n for _, n in lags):,}; "
               f"mean of first third {first_mean:,.0f}, of last third {last_mean:,.0f}")  # fmt: skip
+    if len(lags) > 1:
+        per_second = float(np.polyfit([t for t, _ in lags], [n for _, n in lags], 1)[0])
+        span = lags[-1][0] - lags[0][0]
+        print(f"lag trend: {per_second * 60:+,.0f} records/min, {per_second * span:+,.0f} over the "
+              f"{span / 60:.1f} min sampled ({len(lags)} samples every {LAG_SAMPLE_SECONDS} s), against "
+              f"{arguments.rate * settings.spark_trigger_seconds:,.0f} published per trigger")  # fmt: skip
     print(f"peak RSS MB {({k: round(v) for k, v in usage.peak_rss_mb.items()})}; "
           f"CPU s {({k: round(v, 1) for k, v in usage.cpu_seconds().items()})}")  # fmt: skip
     print(f"load average at end: {os.getloadavg()}; stream log {log_file}")
