@@ -50,7 +50,7 @@ class SampleSpec:
     start: date = date(2013, 1, 7)
     seed: int = 20131
     suffix_share: float = 0.5  # share of blocks whose timestamps carry ".0000000"
-    households_per_block: int | None = None  # None: :data:`REAL_HOUSEHOLDS_PER_BLOCK`, or fewer (see it)
+    households_per_block: int | None = None  # None: the default layout (see block_size)
 
     def __post_init__(self) -> None:
         if self.days < MIN_DAYS or self.households < 1:
