@@ -16,6 +16,11 @@ from tqdm import tqdm
 from smartmeter_assets.contracts import HOUSEHOLDS_FILE, WEATHER_DAILY_FILE, WEATHER_HOURLY_FILE
 from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.sample_data.generator import SampleSpec, generate
+from smartmeter_assets.sample_data.spec import (
+    REAL_HOUSEHOLDS_PER_BLOCK,
+    REAL_LAYOUT_FROM_HOUSEHOLDS,
+    SMALL_SAMPLE_HOUSEHOLDS_PER_BLOCK,
+)
 from smartmeter_assets.settings import Settings
 from smartmeter_assets.sources.households import read_households
 from smartmeter_assets.sources.readings import block_files, read_block
@@ -274,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--households-per-block",
         type=int,
         default=SampleSpec.households_per_block,
-        help="households per block_N.csv (default: 50 as in the real files, 5,566 households in 112 "
-        "blocks; 8 for a sample under 150 households, so that it still has several)",
+        help=f"households per block_N.csv (default: {REAL_HOUSEHOLDS_PER_BLOCK} as in the real files, 5,566 "
+        f"households in 112 blocks; {SMALL_SAMPLE_HOUSEHOLDS_PER_BLOCK} for a sample under "
+        f"{REAL_LAYOUT_FROM_HOUSEHOLDS} households, so that it still has several)",
     )
     sample.add_argument("--quiet", action="store_true", help="no progress bar")
     sample.add_argument("--out", required=True, help="folder to write (its reading blocks are replaced)")

@@ -21,7 +21,7 @@ REAL_HOUSEHOLDS_PER_BLOCK = 50
 #: A sample of fewer than 3 real blocks (150 households) has blocks of this size by default instead,
 #: so that it still has several: 24 households make 3 blocks of 8.
 SMALL_SAMPLE_HOUSEHOLDS_PER_BLOCK = 8
-_REAL_LAYOUT_FROM_HOUSEHOLDS = 3 * REAL_HOUSEHOLDS_PER_BLOCK
+REAL_LAYOUT_FROM_HOUSEHOLDS = 3 * REAL_HOUSEHOLDS_PER_BLOCK
 #: Half-hours per day: the source grid (GMT all year, so every day has 48).
 SLOTS_PER_DAY = 48
 #: ACORN letter ranges of each category (A-E Affluent, F-J Comfortable, K-Q Adversity)
@@ -66,7 +66,7 @@ class SampleSpec:
         """Households per block: as asked, else the real files' 50 (8 for a sample under 3 such blocks)."""
         if self.households_per_block is not None:
             return self.households_per_block
-        if self.households >= _REAL_LAYOUT_FROM_HOUSEHOLDS:
+        if self.households >= REAL_LAYOUT_FROM_HOUSEHOLDS:
             return REAL_HOUSEHOLDS_PER_BLOCK
         return SMALL_SAMPLE_HOUSEHOLDS_PER_BLOCK
 
