@@ -31,7 +31,7 @@ from smartmeter_assets.dagster_home import prepare_dagster_home
 from smartmeter_assets.definitions import build_definitions
 from smartmeter_assets.defs.lake.io_manager import read_frame
 from smartmeter_assets.defs.stream.replay import PUBLISH_KEYS
-from smartmeter_assets.enrich import enrich_readings
+from smartmeter_assets.enrich import enrich_table
 from smartmeter_assets.exit_status import run_entry_point
 from smartmeter_assets.headless import materialize_sources
 from smartmeter_assets.kafka.broker import EmbeddedBroker
@@ -39,7 +39,7 @@ from smartmeter_assets.kafka.publish import publish_readings
 from smartmeter_assets.kafka.topic import ensure_topic
 from smartmeter_assets.lake.storage import Lake
 from smartmeter_assets.settings import Settings
-from smartmeter_assets.sources.staging import read_staged_day
+from smartmeter_assets.sources.staging import read_staged_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import generate, start_of
@@ -82,7 +82,7 @@ def main() -> int:
         readings = 0
         started, cpu = time.perf_counter(), cpu_seconds()
         for day in days:
-            enriched, _ = enrich_readings(read_staged_day(lake, day), households, hourly, daily)
+            enriched, _ = enrich_table(read_staged_table(lake, day), households, hourly, daily)  # as the asset does
             readings += publish_readings(
                 enriched, broker.bootstrap, settings.kafka_topic, settings.kafka_partitions
             ).records
