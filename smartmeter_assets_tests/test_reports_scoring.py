@@ -294,6 +294,26 @@ def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_
     assert found == {("M1", 40, SURGE)}
 
 
+def weekend_peak_z(raise_kwh: float) -> float:
+    """The weekend-peak z-score of M1 on Saturday 15 June with an hour raised by ``raise_kwh`` at noon."""
+    readings = households()
+    overwrite(readings, "M1", london(40, 12), 2, lambda e: e + raise_kwh)
+    judged = meter_day_detector.judge(readings)
+    day = judged.meter_days.index[
+        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
+    ][0]
+    return float(meter_day_detector.score_components(judged.meter_days).loc[day, "weekend_peak"])
+
+
+def test_a_weekend_peak_z_score_asks_a_steady_meter_for_more_than_one_busy_saturday() -> None:
+    """M1's weekend peaks vary by a few hundredths of a kWh, as a real meter's do over a few quiet
+    summer weekends. With the spread floor of the other z-scores (0.05 kWh) an hour 0.6 kWh above its
+    usual peak scored past the threshold; the weekend floor asks for about a kWh."""
+    threshold = meter_day_detector.THRESHOLDS["weekend_peak"]
+    assert weekend_peak_z(0.6) < threshold <= weekend_peak_z(1.0)
+    assert threshold < 0.6 / meter_day_detector.MIN_SPREAD_KWH  # what the common floor would have said
+
+
 def surge_alone_on_m1_day_40(readings: pd.DataFrame) -> pd.Series:
     """Judge ``readings``, require one alert (a surge on M1, day 40), and return that day's evidence."""
     judged = meter_day_detector.judge(readings)
