@@ -200,6 +200,25 @@ def test_the_detector_finds_each_kind_on_its_day_and_nothing_else() -> None:
     assert judged.alerts["evidence"].str.len().gt(10).all()
 
 
+def test_a_meter_alerted_for_a_kind_needs_more_to_be_alerted_for_it_again_within_four_weeks() -> None:
+    """M3 reads 40% of its usual on days 14, 30 and 44 and 20% on day 50; M4 reads zero for eight
+    hours on days 20 and 30. Day 30 on M3 is alert-worthy but the same habit sixteen days later;
+    day 44 is past the four weeks; day 50 is far stronger. Each zeroed window is a fault of its own."""
+    readings = households()
+    for day in (14, 30, 44):
+        overwrite(readings, "M3", london(day, 0), 48, lambda e: np.round(e * 0.4, 3))
+    overwrite(readings, "M3", london(50, 0), 48, lambda e: np.round(e * 0.2, 3))
+    for day in (20, 30):
+        overwrite(readings, "M4", london(day, 8), 16, 0.0)
+    judged = meter_day_detector.judge(readings)
+    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    assert found == {("M3", 14, SCALED), ("M3", 44, SCALED), ("M3", 50, SCALED), ("M4", 20, ZEROED), ("M4", 30, ZEROED)}
+    repeat = judged.meter_days[
+        (judged.meter_days["meter_id"] == "M3") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=30))
+    ]
+    assert 1.0 <= repeat["score"].iloc[0] < meter_day_detector.REPEAT_SCORE  # alert-worthy, not strong enough
+
+
 def test_the_detector_judges_only_the_days_asked_for() -> None:
     readings = households()
     overwrite(readings, "M1", london(20, 12), 1, 4.0)
