@@ -114,7 +114,7 @@ MIN_SPREAD_KWH = 0.05
 #: A weekend daytime peak (its two highest half-hours of sixteen) moves by an appliance's cycle from
 #: one weekend to the next; a spread below this is a few quiet weekends in a row (summer, mostly),
 #: not a meter that steady. Below it, a z-score of 9 asked a quiet meter for 0.45 kWh above its usual
-#: peak: one busy Saturday (``benchmarks/detector.py --first-days``: 0.1 removed 5 alerts of 40
+#: peak: one busy Saturday (``benchmarks/detector.py --first-days``: 0.1 removed 4 alerts of 50
 #: with nothing injected over five 120-day windows, and no injected event in any of them; over the
 #: whole year 2 of 28, and 1 of 360 held-out events; 0.15 began to lose events in January).
 WEEKEND_PEAK_MIN_SPREAD_KWH = 0.1
@@ -693,12 +693,13 @@ def _without_weak_repeats(first_days: pd.DataFrame) -> pd.DataFrame:
     """Episodes' first days (sorted by meter, kind, day) less those of a kind the meter was alerted
     for within :data:`REPEAT_MEMORY_DAYS` before, below :data:`REPEAT_SCORE` (see the module).
 
-    The memory runs from the last alert kept, so a meter's habit met every three weeks is not
-    alerted again and again at the threshold; one alert in a row of kept ones resets it.
+    The memory runs from the last alert kept: a habit that returns every three weeks is alerted at
+    the threshold about once in four weeks, not each time it returns.
     """
     facts = {kind.value for kind in FACT_KINDS}
     memory = timedelta(days=REPEAT_MEMORY_DAYS)
-    kept, last = [], {}
+    kept: list[bool] = []
+    last: dict[tuple[str, str], pd.Timestamp] = {}
     for meter, kind, day, score in zip(
         first_days["meter_id"], first_days["kind"], first_days["day"], first_days["score"], strict=True
     ):
