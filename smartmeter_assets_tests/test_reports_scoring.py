@@ -177,6 +177,19 @@ def overwrite(readings: pd.DataFrame, meter: str, start: datetime, half_hours: i
     readings.loc[rows, "energy_kwh"] = value(readings.loc[rows, "energy_kwh"]) if callable(value) else value
 
 
+def alerted(judged: meter_day_detector.Judged) -> set[tuple[str, int, str]]:
+    """The alerts as (meter, day of the drawing, kind)."""
+    return {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+
+
+def meter_day_index(judged: meter_day_detector.Judged, meter: str, day: int) -> int:
+    """The row of ``meter`` on day ``day`` of the drawing among the meter-days judged."""
+    rows = judged.meter_days.index[
+        (judged.meter_days["meter_id"] == meter) & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=day))
+    ]
+    return int(rows[0])
+
+
 def test_the_detector_finds_each_kind_on_its_day_and_nothing_else() -> None:
     readings = households()
     overwrite(readings, "M1", london(20, 12), 1, 4.0)  # a lone fault spike at noon
@@ -188,7 +201,7 @@ def test_the_detector_finds_each_kind_on_its_day_and_nothing_else() -> None:
     for day in range(0, DAYS, 2):  # a home that is often off: its zeros are ordinary
         overwrite(readings, "M5", london(day, 9), 16, 0.0)
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {
         ("M1", 20, SPIKE),
         ("M1", 30, NIGHT),
@@ -211,12 +224,10 @@ def test_a_meter_alerted_for_a_kind_needs_more_to_be_alerted_for_it_again_within
     for day in (20, 30):
         overwrite(readings, "M4", london(day, 8), 16, 0.0)
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M3", 14, SCALED), ("M3", 44, SCALED), ("M3", 50, SCALED), ("M4", 20, ZEROED), ("M4", 30, ZEROED)}
-    repeat = judged.meter_days[
-        (judged.meter_days["meter_id"] == "M3") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=30))
-    ]
-    assert 1.0 <= repeat["score"].iloc[0] < meter_day_detector.REPEAT_SCORE  # alert-worthy, not strong enough
+    repeat = judged.meter_days.loc[meter_day_index(judged, "M3", 30)]
+    assert 1.0 <= repeat["score"] < meter_day_detector.REPEAT_SCORE  # alert-worthy, not strong enough
 
 
 def test_the_detector_judges_only_the_days_asked_for() -> None:
@@ -254,7 +265,7 @@ def test_a_spike_is_judged_against_the_meter_s_record_at_that_time_of_day() -> N
         overwrite(readings, "M1", london(day, 7), 1, 2.0)  # the morning shower: a lone half-hour, daily
     overwrite(readings, "M1", london(24, 3), 1, 1.6)  # a Thursday: no weekend evidence beside it
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M1", 24, SPIKE)}
 
 
@@ -263,14 +274,12 @@ def test_a_spike_on_a_quiet_meter_is_judged_as_a_multiple_of_its_record() -> Non
     readings = households()
     overwrite(readings, "M1", london(24, 5), 1, 1.2)  # a Thursday
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M1", 24, SPIKE)}
-    day = judged.meter_days[
-        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=24))
-    ]
+    day = meter_day_index(judged, "M1", 24)
     parts = meter_day_detector.score_components(judged.meter_days)
     assert (
-        parts.loc[day.index[0], "spike_block"] < meter_day_detector.THRESHOLDS["spike_block"]
+        parts.loc[day, "spike_block"] < meter_day_detector.THRESHOLDS["spike_block"]
     )  # the kWh margin alone misses it
 
 
@@ -282,7 +291,7 @@ def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
     overwrite(readings, "M2", london(20, 0), 2 * 48, lambda e: np.round(e * 0.3, 3))
     overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.01, 3))  # a home switched off
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M2", 20, SCALED)}
 
 
@@ -292,12 +301,10 @@ def test_two_days_in_a_row_at_half_are_scaled_down_where_one_such_day_is_not() -
     overwrite(readings, "M2", london(20, 0), 2 * 48, lambda e: np.round(e * 0.48, 3))  # two days running
     overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.48, 3))  # one day alone
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M2", 20, SCALED)}
-    lone = judged.meter_days[
-        (judged.meter_days["meter_id"] == "M3") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=30))
-    ]
-    assert 0.5 < lone["score_" + SCALED].iloc[0] < 1.0  # judged, and scaled, but not alert-worthy alone
+    lone = judged.meter_days.loc[meter_day_index(judged, "M3", 30)]
+    assert 0.5 < lone["score_" + SCALED] < 1.0  # judged, and scaled, but not alert-worthy alone
 
 
 def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_weekend_peaks() -> None:
@@ -309,7 +316,7 @@ def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_
             overwrite(readings, "M1", london(day, int(rng.integers(10, 15))), 2, round(float(rng.uniform(1.0, 1.8)), 3))
     overwrite(readings, "M1", london(40, 11), 4, 2.6)  # Saturday 15 June, 11:00-13:00 London
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M1", 40, SURGE)}
 
 
@@ -318,9 +325,7 @@ def weekend_peak_z(raise_kwh: float) -> float:
     readings = households()
     overwrite(readings, "M1", london(40, 12), 2, lambda e: e + raise_kwh)
     judged = meter_day_detector.judge(readings)
-    day = judged.meter_days.index[
-        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
-    ][0]
+    day = meter_day_index(judged, "M1", 40)
     return float(meter_day_detector.score_components(judged.meter_days).loc[day, "weekend_peak"])
 
 
@@ -336,11 +341,9 @@ def test_a_weekend_peak_z_score_asks_a_steady_meter_for_more_than_one_busy_satur
 def surge_alone_on_m1_day_40(readings: pd.DataFrame) -> pd.Series:
     """Judge ``readings``, require one alert (a surge on M1, day 40), and return that day's evidence."""
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert found == {("M1", 40, SURGE)}
-    day = judged.meter_days.index[
-        (judged.meter_days["meter_id"] == "M1") & (judged.meter_days["day"] == FIRST_DAY + timedelta(days=40))
-    ][0]
+    day = meter_day_index(judged, "M1", 40)
     return meter_day_detector.score_components(judged.meter_days).loc[day]
 
 
@@ -397,7 +400,7 @@ def test_use_lasting_nights_or_weekends_is_found_though_its_other_days_sit_in_th
     for day in (26, 27, 33, 34):  # two weekends, 12:00-15:00 London
         overwrite(readings, "M2", london(day, 12), 6, lambda e: e + 1.0)
     judged = meter_day_detector.judge(readings)
-    found = {(a.meter_id, (a.day - FIRST_DAY.date()).days, a.kind) for a in judged.alerts.itertuples()}
+    found = alerted(judged)
     assert {(meter, kind) for meter, _, kind in found} == {("M1", NIGHT), ("M2", SURGE)}
     assert all(day in (range(30, 37) if meter == "M1" else (26, 27, 33, 34)) for meter, day, _ in found)
 
