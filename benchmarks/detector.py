@@ -284,16 +284,17 @@ def evaluate(args: argparse.Namespace, first: date | None) -> dict[str, object]:
     show(f"tuning seeds {args.tune_seeds}", tuned, breakdown=args.breakdown)
     held = [run_seed(args.data_dir, seed, *span, args.lasting) for seed in args.held_out_seeds]
     show(f"held-out seeds {args.held_out_seeds}", held, breakdown=args.breakdown)
-    tables = {name: per_kind(runs) for name, runs in (("tune", tuned), ("held_out", held)) if runs}
     for name, runs in (("tune", tuned), ("held_out", held)):
-        if runs:
-            table, figures = tables[name], overall(runs)
-            row[f"{name}_recall"] = round(table["found"].sum() / max(table["events"].sum(), 1), 3)
-            row[f"{name}_min_kind"] = table["recall"].min()
-            row[f"{name}_alert_rate"] = round(figures["flagged"].sum() / figures["meter_days"].sum(), 5)
-    if held:
-        for kind, recall in tables["held_out"][["kind", "recall"]].itertuples(index=False):
-            row[f"held_out_{kind}"] = recall
+        if not runs:
+            continue
+        table, figures = per_kind(runs), overall(runs)
+        row[f"{name}_recall"] = round(table["found"].sum() / max(table["events"].sum(), 1), 3)
+        row[f"{name}_min_kind"] = table["recall"].min()
+        row[f"{name}_alert_rate"] = round(figures["flagged"].sum() / figures["meter_days"].sum(), 5)
+        if name == "held_out":  # and each kind's recall: the figure the goal is judged on
+            row.update(
+                {f"held_out_{kind}": recall for kind, recall in table[["kind", "recall"]].itertuples(index=False)}
+            )
     return row
 
 
