@@ -225,8 +225,8 @@ def show(title: str, runs: list[dict[str, object]], meters: set[str] | None = No
     details = pd.concat([r["details"] for r in runs])  # type: ignore[union-attr]
     injected = details.groupby("kind")["found"].agg(events="size", found="sum")
     if (injected["events"] != table.set_index("kind")["events"].reindex(injected.index)).any():
-        # the scoring cuts an event where its half-hours stop for over two hours: a use lasting
-        # several nights is several events there, and one here (the injector's own count)
+        # the scoring joins a kind's days on one meter that follow each other into one event; should
+        # the injector's count differ (two of its events on days running), both counts are shown
         injected["recall"] = (injected["found"] / injected["events"]).round(3)
         print("-- by the injector's events (one event over several days is one):")
         print(injected.reset_index().to_string(index=False))

@@ -67,6 +67,27 @@ def test_events_are_runs_of_one_kind_on_one_meter_and_touch_london_days() -> Non
     assert summer["day"].tolist() == [date(2013, 7, 6)]  # 00:30 in London
 
 
+def test_a_use_that_returns_every_night_or_every_weekend_is_one_event() -> None:
+    """The ground truth has no event id: nights running, or a Sunday and the Saturday after, are one
+    problem on one meter (a gap of hours cut five nights into five events, each to be alerted)."""
+    nights = [("M1", f"2013-01-{d:02d} 0{h}:00:00", NIGHT) for d in (10, 11, 12) for h in (2, 3)]
+    weekends = [("M2", f"2013-01-{d:02d} 12:00:00", SURGE) for d in (5, 6, 12, 13)]  # Sat, Sun, Sat, Sun
+    later = [("M1", "2013-01-14 03:00:00", NIGHT), ("M2", "2013-01-26 12:00:00", SURGE)]  # a day, a weekend skipped
+    night_after_spike = [("M3", "2013-01-10 12:00:00", SPIKE), ("M3", "2013-01-11 03:00:00", NIGHT)]
+    events = truth_events(truth_of(nights + weekends + later + night_after_spike))
+    days = events.groupby("event")["day"].apply(lambda d: sorted(set(d))).tolist()
+    assert days == [
+        [date(2013, 1, 10), date(2013, 1, 11), date(2013, 1, 12)],
+        [date(2013, 1, 14)],
+        [date(2013, 1, 5), date(2013, 1, 6), date(2013, 1, 12), date(2013, 1, 13)],
+        [date(2013, 1, 26)],
+        [date(2013, 1, 10)],
+        [date(2013, 1, 11)],  # another kind on the next day: another event
+    ]
+    found = by_kind(score_alerts(truth_of(nights + weekends), alerts_of([("M1", "2013-01-11", NIGHT)]), 100, JANUARY))
+    assert (found[NIGHT].events, found[NIGHT].found, found[SURGE].events) == (1, 1, 1)
+
+
 def test_an_event_is_found_by_an_alert_on_any_day_it_touches_whatever_its_label() -> None:
     alerts = alerts_of(
         [

@@ -1,10 +1,18 @@
 """Detectors scored the way a fraud team works: in meter-day alerts, against injected events.
 
 An *event* is one injected anomaly: the ground-truth rows (one per anomalous half-hour) of one
-meter and kind that follow each other with gaps of at most :data:`EVENT_GAP`. An event *touches*
-every London day one of its half-hours falls on, and it is *found* when the detector raised an
-alert for its meter on one of those days (one visit is all a fraud team needs, whatever label
-the alert carries). A flagged meter-day is a true alert when any event touches it.
+meter and kind on London days that follow each other in the kind's own calendar: the next day, or
+for a weekend surge the next weekend day (a Sunday and the Saturday after follow each other). An
+event *touches* every London day one of its half-hours falls on, and it is *found* when the
+detector raised an alert for its meter on one of those days (one visit is all a fraud team needs,
+whatever label the alert carries). A flagged meter-day is a true alert when any event touches it.
+
+Why days, not hours: the ground truth carries no event id, and a use that returns every night
+(a device run nightly, as another tool may inject it) leaves 21 hours between its half-hours. Cut
+at a gap of hours, five nights were five events, and a detector that flags the meter once (the
+visit the team makes) found one of five; a home busy every weekend is one problem, not one per
+weekend. The fraud team's unit is the meter-day, and a run of anomalous days of one kind on one
+meter is the one problem it visits for, as the detector's own episodes are.
 
 Per kind: events, found, recall; the meter-days the detector labelled with that kind and the
 share of them an event of that kind touches. Overall: every event, every distinct flagged
@@ -26,7 +34,6 @@ from smartmeter_assets.contracts import RAW, RULE_FOR_INJECTED, InjectedAnomaly
 from smartmeter_assets.reports.london_time import london_day
 
 OVERALL = "overall"
-EVENT_GAP = pd.Timedelta(hours=2)
 ALERT_COLUMNS = ("meter_id", "day", "kind")
 
 
@@ -51,14 +58,23 @@ def truth_events(truth: pd.DataFrame) -> pd.DataFrame:
     if truth.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("event", "meter_id", "kind", "day")})
     ordered = truth.sort_values(["meter_id", "kind", "timestamp"]).reset_index(drop=True)
+    ordered["day"] = london_day(ordered["timestamp"])
+    position = _calendar_position(pd.to_datetime(ordered["day"]), ordered["kind"])
     new_event = (
         ordered["meter_id"].ne(ordered["meter_id"].shift())
         | ordered["kind"].ne(ordered["kind"].shift())
-        | ordered["timestamp"].diff().gt(EVENT_GAP)
+        | position.diff().gt(1)
     )
     ordered["event"] = new_event.cumsum()
-    ordered["day"] = london_day(ordered["timestamp"])
     return ordered.loc[:, ["event", "meter_id", "kind", "day"]].drop_duplicates().reset_index(drop=True)
+
+
+def _calendar_position(day: pd.Series, kind: pd.Series) -> pd.Series:
+    """Each day's number in its kind's calendar: consecutive days, or for weekend surges consecutive
+    weekend days (Saturday 2w, Sunday 2w + 1 of week w; a weekday counts as its week's Saturday)."""
+    ordinal = (day - pd.Timestamp("2000-01-03")).dt.days  # a Monday: weeks start on Mondays
+    weekend = 2 * (ordinal // 7) + (day.dt.dayofweek == 6)
+    return ordinal.where(kind != InjectedAnomaly.WEEKEND_DAYTIME_SURGE.value, weekend)
 
 
 def _ratio(part: int, whole: int) -> float | None:
