@@ -178,10 +178,10 @@ def london(day: int, hour: int, minute: int = 0) -> datetime:
     return FIRST_DAY + timedelta(days=day, hours=hour - 1, minutes=minute)
 
 
-def households() -> pd.DataFrame:
+def households(days: int = DAYS) -> pd.DataFrame:
     """Five ordinary homes: a low night, a morning and an evening bump, noise that is no anomaly."""
     rng = np.random.default_rng(11)
-    stamps = pd.date_range(FIRST_DAY - timedelta(hours=1), periods=DAYS * 48, freq="30min")
+    stamps = pd.date_range(FIRST_DAY - timedelta(hours=1), periods=days * 48, freq="30min")
     hour = (stamps + pd.Timedelta(hours=1)).hour
     shape = 0.15 + 0.25 * ((hour >= 7) & (hour < 9)) + 0.6 * ((hour >= 17) & (hour < 21)) + 0.1 * (hour >= 9)
     frames = []
@@ -426,6 +426,28 @@ def test_use_lasting_nights_or_weekends_is_found_though_its_other_days_sit_in_th
     assert all(day in (range(30, 37) if meter == "M1" else (26, 27, 33, 34)) for meter, day, _ in found)
 
 
+def test_use_lasting_from_the_first_days_of_the_data_is_found_against_the_meter_s_days_beyond_it() -> None:
+    """Seven nights from the third day, and a surge on three weekends running from the first: no
+    four weeks lie before them, and around each of their days lie their others. Beyond a week of
+    the nights, and beyond three weekends of the surge, lie the meter's own days (twelve weeks:
+    the usual half-hours beyond three weekends need five weekend days of their own)."""
+    readings = households(days=84)
+    for night in range(2, 9):
+        overwrite(readings, "M1", london(night, 2), 3, 0.6)
+    surge_days = (5, 6, 12, 13, 19, 20)  # Saturday 11 May onwards, 12:00-15:00 London
+    for day in surge_days:
+        overwrite(readings, "M2", london(day, 12), 6, lambda e: e + 1.0)
+    judged = meter_day_detector.judge(readings)
+    assert alerted(judged) == {("M1", 2, NIGHT), ("M2", 5, SURGE)}  # each on its first day
+    parts = meter_day_detector.score_components(judged.meter_days)
+    thresholds = meter_day_detector.THRESHOLDS
+    for meter, days, kind in (("M1", range(2, 9), NIGHT), ("M2", surge_days, SURGE)):
+        evidence = parts.loc[[meter_day_index(judged, meter, day) for day in days]]
+        for name in meter_day_detector.EVIDENCE[InjectedAnomaly(kind)]:  # nothing else finds them
+            if not name.endswith("_lasting"):
+                assert not (evidence[name] >= thresholds[name]).any(), name
+
+
 def test_a_weekend_calendar_gives_the_references_of_a_calendar_of_every_day() -> None:
     """Saturdays and Sundays only, with windows in whole weeks: the same quantiles over the same days."""
     rng = np.random.default_rng(3)
@@ -445,6 +467,12 @@ def test_a_weekend_calendar_gives_the_references_of_a_calendar_of_every_day() ->
             strict=True,
         ):
             pd.testing.assert_series_equal(found, wanted)
+    for found, wanted in zip(  # the days within a gap left out: whole weeks too
+        weekends.reference(values, (0.5, 1.0), 49, 5, gap=21),
+        every_day.reference(values, (0.5, 1.0), 49, 5, gap=21),
+        strict=True,
+    ):
+        pd.testing.assert_series_equal(found, wanted)
     with pytest.raises(ValueError, match="whole weeks"):
         weekends.reference(values, (0.5,), 10)
 

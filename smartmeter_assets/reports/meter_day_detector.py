@@ -16,7 +16,9 @@ the kind of anomaly it looks like:
 - ``night_usage``: the two highest half-hours between 02:00 and 05:00 far above the meter's
   usual nights, or above the highest of its nights within the window; or three nights running
   above the highest of the four weeks before them (a use that lasts for nights is in its own
-  window: its other nights raise the record a single night is judged against);
+  window: its other nights raise the record a single night is judged against), or above the
+  highest of the meter's nights beyond a week either side (the same use at the start of the data,
+  where no four weeks lie before it);
 - ``weekend_daytime_surge``: the two highest half-hours of a Saturday or Sunday 09:00-17:00 far
   above the meter's usual weekend days, or above the highest of its weekend days within the
   window (a meter with wide weekend peaks hides a surge from a z-score, not from its record);
@@ -25,7 +27,9 @@ the kind of anomaly it looks like:
   lunch reaches 2 kWh for an hour hides a 1 kWh surge from its peaks, not from its afternoons),
   and the same over an hour and a half and over four hours (a home whose weekend peaks pass
   3 kWh hides a four-hour surge from every shorter record, and a short one from the longer);
-  or by more on two weekend days running than on any weekend day of the four weeks before;
+  or by more on two weekend days running than on any weekend day of the four weeks before, or
+  than on any beyond three weekends either side (a home busy every weekend for three weekends
+  moves the usual half-hours and the records of the weekends near it);
 - ``flat_line``: one non-zero value repeated for :data:`FLAT_MIN_RUN` half-hours (real meters
   read to the watt-hour and never hold still that long);
 - ``zeroed_window``: a run of zeros of six hours or more on a meter whose window rarely has one
@@ -87,6 +91,10 @@ NIGHT_SLOTS = (2 * SLOTS_PER_HOUR, 5 * SLOTS_PER_HOUR)
 #: often a holiday) is no record.
 NIGHTS_RUNNING = 3
 MIN_PAST_DAYS = 14
+#: A use that lasts (nights running, weekends running) is judged against the meter's days beyond
+#: this many days of it, where none of its own days are: a week of nights, three weekends.
+NIGHT_LASTING_GAP_DAYS = 7
+WEEKEND_LASTING_GAP_DAYS = 21
 #: Weekend days running judged together (a Saturday and its Sunday, or a Sunday and the next Saturday).
 WEEKEND_DAYS_RUNNING = 2
 WEEKEND_DAY_SLOTS = (9 * SLOTS_PER_HOUR, 17 * SLOTS_PER_HOUR)
@@ -96,6 +104,8 @@ WEEKEND_BLOCKS = 2
 WEEKEND_RUN_SLOTS = 6
 #: The same judged over other lengths (evidence: half-hours), each against its own record.
 WEEKEND_OTHER_RUNS: dict[str, int] = {"weekend_short_run_record": 3, "weekend_long_run_record": 8}
+#: The run lengths (half-hours) a surge lasting for weekends is judged on.
+WEEKEND_LASTING_RUNS = (WEEKEND_OTHER_RUNS["weekend_short_run_record"], WEEKEND_RUN_SLOTS)
 FLAT_MIN_RUN = 36
 ZERO_MIN_RUN = 12
 #: A zero run is unusual for a meter when fewer than this share of its window's days hold one.
@@ -129,7 +139,7 @@ IQR_TO_SIGMA = 1.349
 #: The evidence each kind is judged on: its score is the strongest of them over its threshold.
 EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
     InjectedAnomaly.METER_FAULT_SPIKE: ("spike_block", "spike_ratio"),
-    InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record", "night_sustained"),
+    InjectedAnomaly.NIGHT_USAGE: ("night_peak", "night_record", "night_sustained", "night_lasting"),
     InjectedAnomaly.WEEKEND_DAYTIME_SURGE: (
         "weekend_peak",
         "weekend_record",
@@ -137,6 +147,7 @@ EVIDENCE: dict[InjectedAnomaly, tuple[str, ...]] = {
         "weekend_run_record",
         *WEEKEND_OTHER_RUNS,
         "weekend_sustained",
+        "weekend_lasting",
     ),
     InjectedAnomaly.FLAT_LINE: ("flat_run",),
     InjectedAnomaly.SCALED_DOWN: ("scaled", "scaled_two_days"),
@@ -184,6 +195,14 @@ THRESHOLDS: dict[str, float] = {
     # the same three hours above usual on two weekend days running, beyond its record of the four
     # weeks before: 1 (0.80, a meter's first weekend of September; the next is 0.55)
     "weekend_sustained": 0.6,
+    # kWh the lowest of three nights running stands above the record beyond a week of them: 0 (the
+    # highest of five 120-day windows is 0.10, October nights rising on one meter; in the first 120
+    # days 0.014)
+    "night_lasting": 0.15,
+    # the same for two weekend days running over 1.5 or 3 hours, beyond three weekends: 1 over five
+    # windows (1.34 and 0.93, a meter's surge of 3.2 kWh that other evidence alerts too; the next is
+    # 0.61, which 0.6 would add)
+    "weekend_lasting": 0.65,
     "flat_run": 1.0,  # 0: a physical limit, not a quantile
     "scaled": 1.15,  # 10 (episodes of one or more days)
     # both days of a pair at most 55% of usual: the mildest level that adds no alert on the real
@@ -399,14 +418,20 @@ class Calendar:
         return half_window // 7 * 2
 
     def reference(
-        self, values: pd.Series, quantiles: tuple[float, ...], half_window: int, min_days: int = MIN_HISTORY_DAYS
+        self,
+        values: pd.Series,
+        quantiles: tuple[float, ...],
+        half_window: int,
+        min_days: int = MIN_HISTORY_DAYS,
+        gap: int = 0,
     ) -> list[pd.Series]:
         """Per meter-day, quantiles of ``values`` over the meter's days within ``half_window``, the day excluded.
 
-        ``half_window`` is in calendar days. NaN where fewer than ``min_days`` such days hold a
+        ``half_window`` and ``gap`` are in calendar days; the days within ``gap`` of the day are
+        excluded too (:func:`_lasting_above_far_record`). NaN where fewer than ``min_days`` such days hold a
         value. Meters are taken in batches so a portfolio of thousands stays within memory.
         """
-        half_window = self.positions(half_window)
+        half_window, gap = self.positions(half_window), self.positions(gap)
         dense = self.matrix(values)
         out = [np.full(dense.shape, np.nan) for _ in quantiles]
         padded = np.pad(dense, ((0, 0), (half_window, half_window)), constant_values=np.nan)
@@ -415,7 +440,7 @@ class Calendar:
                 padded[first : first + METER_BATCH], 2 * half_window + 1, axis=1
             )
             block = block.copy()
-            block[:, :, half_window] = np.nan
+            block[:, :, half_window - gap : half_window + gap + 1] = np.nan
             enough = np.sum(~np.isnan(block), axis=2) >= min_days
             found = window_quantiles(block, quantiles)
             for target, value in zip(out, found, strict=True):
@@ -534,6 +559,9 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     parts["night_peak"] = _high_score(calendar, features["night_top"])
     parts["night_record"] = _above_record(calendar, features["night_top"])
     parts["night_sustained"] = _sustained_above_past(calendar, features["night_top"], NIGHTS_RUNNING)
+    parts["night_lasting"] = _lasting_above_far_record(
+        calendar, features["night_top"], NIGHT_LASTING_GAP_DAYS, NIGHTS_RUNNING, MIN_PAST_DAYS
+    )
     weekend = features["weekend_day_top"].notna()
     weekend_calendar = Calendar(features[weekend], weekends_only=True)
     parts["weekend_peak"] = _high_score(
@@ -551,6 +579,16 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     for name, slots in WEEKEND_OTHER_RUNS.items():
         parts[name] = _above_record(weekend_calendar, _strongest_run(excess, slots, features.index[weekend]))
     parts["weekend_sustained"] = _sustained_above_past(weekend_calendar, lasting, WEEKEND_DAYS_RUNNING)
+    # the same against the weekends beyond three either side, their usual half-hours included: a
+    # surge every weekend for three weekends moves the usual and the record of the weekends near it
+    far_excess = _weekend_excess(weekend_calendar, features[weekend], WEEKEND_LASTING_GAP_DAYS)
+    parts["weekend_lasting"] = np.nan
+    for slots in WEEKEND_LASTING_RUNS:
+        strongest = _strongest_run(far_excess, slots, features.index[weekend])
+        held = _lasting_above_far_record(
+            weekend_calendar, strongest, WEEKEND_LASTING_GAP_DAYS, WEEKEND_DAYS_RUNNING, MIN_HISTORY_DAYS
+        )
+        parts["weekend_lasting"] = np.fmax(parts["weekend_lasting"], held)
     parts["flat_run"] = features["flat_run"] / FLAT_MIN_RUN
     zero_day = (features["zero_run"] >= ZERO_MIN_RUN).astype(float)
     (zero_share,) = calendar.reference(zero_day, (1 - ZERO_RUN_RARE_SHARE,), WINDOW_DAYS)
@@ -582,9 +620,10 @@ def score_components(features: pd.DataFrame) -> pd.DataFrame:
     return parts
 
 
-def _weekend_excess(calendar: Calendar, weekend_days: pd.DataFrame) -> np.ndarray:
+def _weekend_excess(calendar: Calendar, weekend_days: pd.DataFrame, gap: int = 0) -> np.ndarray:
     """Per weekend meter-day (rows) and daytime half-hour (columns), the reading minus its median
-    on the meter's other weekend days within :data:`WINDOW_DAYS`.
+    on the meter's other weekend days within :data:`WINDOW_DAYS` (beyond ``gap`` days of it, then
+    within ``gap`` + :data:`WINDOW_DAYS`).
 
     Against each half-hour's own usual, so a home's Sunday lunch or afternoon film is not counted
     as excess. Computed once for every run length judged on it (sixteen window medians).
@@ -592,7 +631,7 @@ def _weekend_excess(calendar: Calendar, weekend_days: pd.DataFrame) -> np.ndarra
     columns = []
     for number in range(WEEKEND_DAY_SLOTS[1] - WEEKEND_DAY_SLOTS[0]):
         values = weekend_days[f"weekend_slot_{number}"]
-        (usual,) = calendar.reference(values, (0.5,), WINDOW_DAYS)
+        (usual,) = calendar.reference(values, (0.5,), WINDOW_DAYS + gap, gap=gap)
         columns.append((values - usual).to_numpy(dtype=float))
     return np.column_stack(columns)
 
@@ -607,6 +646,39 @@ def _strongest_run(excess: np.ndarray, slots: int, index: pd.Index) -> pd.Series
         warnings.simplefilter("ignore", RuntimeWarning)  # a day with no whole run: NaN, as meant
         strongest = np.nanmax(runs, axis=1)
     return pd.Series(strongest, index=index)
+
+
+def _lasting_above_far_record(
+    calendar: Calendar, values: pd.Series, gap: int, running: int, min_days: int
+) -> pd.Series:
+    """kWh a value stands above the meter's record beyond ``gap`` days of it (within ``gap`` +
+    :data:`WINDOW_DAYS`), judged over ``running`` days (columns of ``calendar``): see :func:`_running_high`.
+
+    Why a gap: a use that returns every night for a week sits in its own window, so each of its
+    nights is judged against the others and none stands out; beyond the gap lie the meter's own
+    nights on both sides. Why runs: one night above a record is what a record is for (the
+    single-night evidence judges it); several running are a use that lasts. NaN where fewer than
+    ``min_days`` days beyond the gap are known.
+    """
+    (far,) = calendar.reference(values, (1.0,), WINDOW_DAYS + gap, min_days, gap=gap)
+    return _running_high(calendar, values - far, running)
+
+
+def _running_high(calendar: Calendar, values: pd.Series, running: int) -> pd.Series:
+    """Per meter-day, the highest over the runs of ``running`` days (columns) it is in of the run's lowest.
+
+    A run is as high as its lowest day, and a day belongs to the highest run it is in, so every
+    day of a lasting use carries the run's value and the days either side of it do not. NaN where
+    no run holding the day has every day judged.
+    """
+    dense = calendar.matrix(values)
+    out = np.full(dense.shape, np.nan)
+    if dense.shape[1] >= running:
+        lowest = np.lib.stride_tricks.sliding_window_view(dense, running, axis=1).min(axis=2)
+        for offset in range(running):
+            target = out[:, offset : offset + lowest.shape[1]]
+            out[:, offset : offset + lowest.shape[1]] = np.fmax(target, lowest)
+    return pd.Series(out[calendar.rows, calendar.cols], index=values.index)
 
 
 def _two_days_running(calendar: Calendar, values: pd.Series) -> pd.Series:
