@@ -674,10 +674,10 @@ def _running_high(calendar: Calendar, values: pd.Series, running: int) -> pd.Ser
     dense = calendar.matrix(values)
     out = np.full(dense.shape, np.nan)
     if dense.shape[1] >= running:
-        lowest = np.lib.stride_tricks.sliding_window_view(dense, running, axis=1).min(axis=2)
-        for offset in range(running):
-            target = out[:, offset : offset + lowest.shape[1]]
-            out[:, offset : offset + lowest.shape[1]] = np.fmax(target, lowest)
+        lowest = np.lib.stride_tricks.sliding_window_view(dense, running, axis=1).min(axis=2)  # NaN: a day missing
+        for offset in range(running):  # the run starting ``offset`` days before each day
+            held = out[:, offset : offset + lowest.shape[1]]
+            np.fmax(held, lowest, out=held)
     return pd.Series(out[calendar.rows, calendar.cols], index=values.index)
 
 
@@ -686,16 +686,9 @@ def _two_days_running(calendar: Calendar, values: pd.Series) -> pd.Series:
 
     Low on this day and the next (or the one before), never lower than the day itself: a run of
     scaled days is judged together, and the day before a run does not inherit it. NaN where
-    neither neighbour was judged.
+    neither neighbour was judged. :func:`_running_high` of two days, turned upside down.
     """
-    dense = calendar.matrix(values)
-    with np.errstate(invalid="ignore"):
-        pairs = np.fmax(dense[:, :-1], dense[:, 1:])
-    pairs[np.isnan(dense[:, :-1]) | np.isnan(dense[:, 1:])] = np.nan
-    running = np.full(dense.shape, np.nan)
-    running[:, :-1] = pairs  # the pair that starts on the day
-    running[:, 1:] = np.fmin(running[:, 1:], pairs)  # the pair that ends on it
-    return pd.Series(running[calendar.rows, calendar.cols], index=values.index)
+    return -_running_high(calendar, -values, 2)
 
 
 def score_meter_days(features: pd.DataFrame) -> pd.DataFrame:
