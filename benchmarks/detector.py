@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -86,14 +87,18 @@ def in_span(readings: pd.DataFrame, first: date | None, days: int | None) -> pd.
 
 
 def run_seed(
-    source: Path, seed: int | None, first: date | None, days: int | None, lasting: bool = False
+    source: Path, seed: int | None, first: date | None, days: int | None, injection: InjectionSpec | None = None
 ) -> dict[str, object]:
-    """Inject ``seed`` (None: nothing) into the folder's meters, judge, score."""
+    """Inject ``seed`` (None: nothing) into the folder's meters, judge, score.
+
+    ``injection``: how events are drawn (lasting, how many per kind); its seed and span are these.
+    """
     meters = _meter_series(_read_blocks(source))
     if seed is None:
         truth = pd.DataFrame({"meter_id": [], "timestamp": pd.Series(dtype="datetime64[ns]"), "kind": []})
     else:
-        truth = plan_and_apply(meters, InjectionSpec(seed=seed, first_day=first, days=days, lasting=lasting))
+        spec = replace(injection or InjectionSpec(), seed=seed, first_day=first, days=days)
+        truth = plan_and_apply(meters, spec)
     readings = in_span(as_readings(meters), first, days)
     started = time.perf_counter()
     judged = meter_day_detector.judge(readings)
@@ -280,9 +285,10 @@ def evaluate(args: argparse.Namespace, first: date | None) -> dict[str, object]:
         )
         print()
         row["clean_alert_rate"] = round(len(alerts) / clean["meter_days"], 5)  # type: ignore[operator]
-    tuned = [run_seed(args.data_dir, seed, *span, args.lasting) for seed in args.tune_seeds]
+    injection = InjectionSpec(lasting=args.lasting, events_per_kind=args.events_per_kind)
+    tuned = [run_seed(args.data_dir, seed, *span, injection) for seed in args.tune_seeds]
     show(f"tuning seeds {args.tune_seeds}", tuned, breakdown=args.breakdown)
-    held = [run_seed(args.data_dir, seed, *span, args.lasting) for seed in args.held_out_seeds]
+    held = [run_seed(args.data_dir, seed, *span, injection) for seed in args.held_out_seeds]
     show(f"held-out seeds {args.held_out_seeds}", held, breakdown=args.breakdown)
     for name, runs in (("tune", tuned), ("held_out", held)):
         if not runs:
@@ -313,6 +319,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=None, help="only the first N London days (as smartmeter run)")
     parser.add_argument(
         "--lasting", action="store_true", help="inject night use and surges that last (smartmeter inject --lasting)"
+    )
+    parser.add_argument(
+        "--events-per-kind",
+        type=int,
+        default=None,
+        help="events of each kind per seed (default: one per 1,000 meter-days, as smartmeter inject): "
+        "a denser test set puts events of one kind on one meter within weeks of each other",
     )
     parser.add_argument("--clean", action="store_true", help="also judge the folder with nothing injected")
     parser.add_argument(
