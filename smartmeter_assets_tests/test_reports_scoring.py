@@ -251,6 +251,22 @@ def test_a_meter_alerted_for_a_kind_needs_more_to_be_alerted_for_it_again_within
     assert 1.0 <= repeat["score"] < meter_day_detector.REPEAT_SCORE  # alert-worthy, not strong enough
 
 
+def test_a_day_already_alerted_is_left_out_of_the_record_the_meter_s_other_days_are_judged_against() -> None:
+    """A 4 kWh fault at noon on day 20 and a 2 kWh one at 13:00 on day 30 (Wednesdays): judged against
+    a record that holds the first, the second is below it; against the meter's own days it is far above."""
+    readings = households()
+    overwrite(readings, "M1", london(20, 12), 1, 4.0)
+    overwrite(readings, "M1", london(30, 13), 1, 2.0)
+    judged = meter_day_detector.judge(readings)
+    assert alerted(judged) == {("M1", 20, SPIKE), ("M1", 30, SPIKE)}
+    # judged against every other day (the first pass), the second is below the record the first set
+    second = meter_day_index(judged, "M1", 30)
+    first_pass = meter_day_detector.score_components(judged.meter_days).loc[second]
+    assert first_pass["spike_block"] < 1.0 and first_pass["spike_ratio"] < 1.0
+    # and it is strong enough to pass the repeat rule: four weeks have not passed since the first
+    assert judged.meter_days.loc[second, "score"] >= meter_day_detector.REPEAT_SCORE
+
+
 def test_the_detector_judges_only_the_days_asked_for() -> None:
     readings = households()
     overwrite(readings, "M1", london(20, 12), 1, 4.0)
