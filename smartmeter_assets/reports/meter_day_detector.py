@@ -575,7 +575,7 @@ def score_components(features: pd.DataFrame, left_out: pd.DataFrame | None = Non
     def left_out_of(kind: InjectedAnomaly) -> pd.Series | None:
         return None if left_out is None else left_out[kind.value]
 
-    calendar = Calendar(features)  # the facts' and the portfolio's: nothing left out
+    calendar = Calendar(features)  # the zero runs': a fact, whatever else the day was alerted for
     spike_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.METER_FAULT_SPIKE))
     night_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.NIGHT_USAGE))
     scaled_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.SCALED_DOWN))
