@@ -252,8 +252,9 @@ def test_a_meter_alerted_for_a_kind_needs_more_to_be_alerted_for_it_again_within
 
 
 def test_a_day_already_alerted_is_left_out_of_the_record_the_meter_s_other_days_are_judged_against() -> None:
-    """A 4 kWh fault at noon on day 20 and a 2 kWh one at 13:00 on day 30 (Wednesdays): judged against
-    a record that holds the first, the second is below it; against the meter's own days it is far above."""
+    """A 4 kWh fault at noon on day 20 (a Sunday) and a 2 kWh one at 13:00 on day 30 (a Wednesday):
+    judged against a record that holds the first, the second is below it; against the meter's own
+    days it is far above."""
     readings = households()
     overwrite(readings, "M1", london(20, 12), 1, 4.0)
     overwrite(readings, "M1", london(30, 13), 1, 2.0)
