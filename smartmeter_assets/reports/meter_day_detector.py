@@ -66,6 +66,7 @@ All calendar features are London local time, derived from the GMT ``timestamp``.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -400,10 +401,11 @@ class Calendar:
     against the meter's other weekend days, and a calendar of every day would sort five empty days
     for each two that hold a value. The windows stay in calendar days (:meth:`positions`).
 
-    ``left_out``: meter-days (true) kept out of every other day's reference (:meth:`history`).
+    :meth:`leaving_out` gives the same calendar with meter-days kept out of every other day's
+    reference (:meth:`history`).
     """
 
-    def __init__(self, features: pd.DataFrame, weekends_only: bool = False, left_out: pd.Series | None = None) -> None:
+    def __init__(self, features: pd.DataFrame, weekends_only: bool = False) -> None:
         self.meters = pd.Index(sorted(features["meter_id"].unique()))
         days = (  # none at all, e.g. no weekend day in a 2-day run
             pd.date_range(features["day"].min(), features["day"].max(), freq="D")
@@ -415,8 +417,16 @@ class Calendar:
         self.rows = self.meters.get_indexer(features["meter_id"])
         self.cols = self.days.get_indexer(features["day"])
         self.left_out = np.zeros((len(self.meters), len(self.days)), dtype=bool)
-        if left_out is not None:
-            self.left_out[self.rows, self.cols] = left_out.to_numpy(dtype=bool)
+
+    def leaving_out(self, left_out: pd.Series | None) -> Calendar:
+        """This calendar with the meter-days of ``left_out`` (true, one per feature row) kept out of
+        the references (itself for None): the meters and days are not indexed again."""
+        if left_out is None:
+            return self
+        calendar = copy.copy(self)
+        calendar.left_out = np.zeros_like(self.left_out)
+        calendar.left_out[self.rows, self.cols] = left_out.to_numpy(dtype=bool)
+        return calendar
 
     def history(self, values: pd.Series) -> np.ndarray:
         """:meth:`matrix` less the days left out of every other day's reference (NaN there)."""
@@ -576,9 +586,9 @@ def score_components(features: pd.DataFrame, left_out: pd.DataFrame | None = Non
         return None if left_out is None else left_out[kind.value]
 
     calendar = Calendar(features)  # the zero runs': a fact, whatever else the day was alerted for
-    spike_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.METER_FAULT_SPIKE))
-    night_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.NIGHT_USAGE))
-    scaled_calendar = Calendar(features, left_out=left_out_of(InjectedAnomaly.SCALED_DOWN))
+    spike_calendar = calendar.leaving_out(left_out_of(InjectedAnomaly.METER_FAULT_SPIKE))
+    night_calendar = calendar.leaving_out(left_out_of(InjectedAnomaly.NIGHT_USAGE))
+    scaled_calendar = calendar.leaving_out(left_out_of(InjectedAnomaly.SCALED_DOWN))
     parts = pd.DataFrame(index=features.index)
     # a jump beyond the meter's record jump in the same hours of the day: a shower's 2 kWh at
     # 07:00 hides nothing at 03:00
@@ -599,8 +609,8 @@ def score_components(features: pd.DataFrame, left_out: pd.DataFrame | None = Non
     )
     weekend = features["weekend_day_top"].notna()
     surge = left_out_of(InjectedAnomaly.WEEKEND_DAYTIME_SURGE)
-    weekend_calendar = Calendar(
-        features[weekend], weekends_only=True, left_out=None if surge is None else surge[weekend]
+    weekend_calendar = Calendar(features[weekend], weekends_only=True).leaving_out(
+        None if surge is None else surge[weekend]
     )
     parts["weekend_peak"] = _high_score(
         weekend_calendar, features.loc[weekend, "weekend_day_top"], WEEKEND_PEAK_MIN_SPREAD_KWH
