@@ -252,20 +252,22 @@ def test_a_meter_alerted_for_a_kind_needs_more_to_be_alerted_for_it_again_within
 
 
 def test_a_day_already_alerted_is_left_out_of_the_record_the_meter_s_other_days_are_judged_against() -> None:
-    """A 4 kWh fault at noon on day 20 (a Sunday) and a 2 kWh one at 13:00 on day 30 (a Wednesday):
-    judged against a record that holds the first, the second is below it; against the meter's own
-    days it is far above."""
+    """4 kWh faults at noon on days 10 and 20 (a Thursday and a Sunday) and a 2 kWh one at 13:00 on
+    day 30 (a Wednesday): judged against a record and a second-highest jump that the first two set,
+    the third is below both; against the meter's own days it is far above."""
     readings = households()
-    overwrite(readings, "M1", london(20, 12), 1, 4.0)
+    for day in (10, 20):
+        overwrite(readings, "M1", london(day, 12), 1, 4.0)
     overwrite(readings, "M1", london(30, 13), 1, 2.0)
     judged = meter_day_detector.judge(readings)
-    assert alerted(judged) == {("M1", 20, SPIKE), ("M1", 30, SPIKE)}
-    # judged against every other day (the first pass), the second is below the record the first set
-    second = meter_day_index(judged, "M1", 30)
-    first_pass = meter_day_detector.score_components(judged.meter_days).loc[second]
-    assert first_pass["spike_block"] < 1.0 and first_pass["spike_ratio"] < 1.0
-    # and it is strong enough to pass the repeat rule: four weeks have not passed since the first
-    assert judged.meter_days.loc[second, "score"] >= meter_day_detector.REPEAT_SCORE
+    assert alerted(judged) == {("M1", 10, SPIKE), ("M1", 20, SPIKE), ("M1", 30, SPIKE)}
+    # judged against every other day (the first pass), the third is below the jumps the first two set
+    third = meter_day_index(judged, "M1", 30)
+    first_pass = meter_day_detector.score_components(judged.meter_days).loc[third]
+    evidence = meter_day_detector.EVIDENCE[InjectedAnomaly.METER_FAULT_SPIKE]
+    assert all(first_pass[name] < meter_day_detector.THRESHOLDS[name] for name in evidence)
+    # and it is strong enough to pass the repeat rule: four weeks have not passed since the second
+    assert judged.meter_days.loc[third, "score"] >= meter_day_detector.REPEAT_SCORE
 
 
 def test_the_detector_judges_only_the_days_asked_for() -> None:
@@ -305,6 +307,21 @@ def test_a_spike_is_judged_against_the_meter_s_record_at_that_time_of_day() -> N
     judged = meter_day_detector.judge(readings)
     found = alerted(judged)
     assert found == {("M1", 24, SPIKE)}
+
+
+def test_a_spike_below_a_record_set_once_is_judged_against_the_meter_s_second_highest_jump() -> None:
+    """3 kWh at 14:00 on day 14 (a Monday) sets the afternoon's record jump; a 1.6 kWh fault at 14:30
+    on day 24 (a Thursday) is below that record and far beyond any jump the meter made twice."""
+    readings = households()
+    overwrite(readings, "M1", london(14, 14), 1, 3.0)
+    overwrite(readings, "M1", london(24, 14, 30), 1, 1.6)
+    judged = meter_day_detector.judge(readings)
+    assert alerted(judged) == {("M1", 14, SPIKE), ("M1", 24, SPIKE)}
+    # found on the first pass, before the record's day is left out of the references
+    parts = meter_day_detector.score_components(judged.meter_days).loc[meter_day_index(judged, "M1", 24)]
+    thresholds = meter_day_detector.THRESHOLDS
+    assert parts["spike_block"] < thresholds["spike_block"] and parts["spike_ratio"] < thresholds["spike_ratio"]
+    assert parts["spike_block_second"] >= thresholds["spike_block_second"]
 
 
 def test_a_spike_on_a_quiet_meter_is_judged_as_a_multiple_of_its_record() -> None:
