@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, materialize
-from kafka import KafkaAdminClient
 from pyspark.sql import SparkSession
 
 from smartmeter_assets.defs.sources.assets import SOURCE_ASSETS
@@ -22,6 +21,7 @@ from smartmeter_assets.stream.job import run_stream
 from smartmeter_assets.stream.landing import compare_published_keys, short_days
 from smartmeter_assets_tests.test_kafka_assets import publish_day, resources
 from smartmeter_assets_tests.test_stream_job import lake_keys
+from smartmeter_assets_tests.topic_loss import delete_topic
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 KEPT, LOST = "2013-01-07", "2013-01-08"
@@ -42,9 +42,7 @@ def test_a_day_lost_with_the_topic_is_short_in_the_lake_and_a_republish_lands_on
         assert publish_day(settings, instance, KEPT).success
         run_stream(settings, available_now=True)
         assert publish_day(settings, instance, LOST).success
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)  # the broker loses the topic
-        admin.delete_topics([settings.kafka_topic])
-        admin.close()
+        delete_topic(kafka_bootstrap, settings.kafka_topic)  # the broker loses the topic
         ensure_topic(kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions)
         run_stream(settings, available_now=True)  # caught up with the new, empty topic
 

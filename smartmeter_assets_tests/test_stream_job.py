@@ -35,6 +35,7 @@ from smartmeter_assets.stream.progress import BATCH_KEYS
 from smartmeter_assets.stream.reconcile import reconcile_aggregates
 from smartmeter_assets.stream.window import WindowSpec
 from smartmeter_assets.testbed.stream_readings import Published, ensure_topic, publish
+from smartmeter_assets_tests.topic_loss import delete_topic
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 METERS = 40
@@ -260,15 +261,11 @@ def test_a_job_killed_while_writing_its_first_offsets_restarts_on_its_checkpoint
 def test_a_recreated_topic_is_read_from_its_beginning_under_a_new_checkpoint(
     spark: SparkSession, kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from kafka import KafkaAdminClient
-
     settings = own_topic(tmp_path, kafka_bootstrap, "again", spark_max_records_per_batch=2000)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)
     published = publish(kafka_bootstrap, settings.kafka_topic, 0, 48 * METERS, METERS, poison_every=700)
     run_stream(settings, available_now=True)
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.delete_topics([settings.kafka_topic])
-    admin.close()
+    delete_topic(kafka_bootstrap, settings.kafka_topic)
     ensure_topic(kafka_bootstrap, settings.kafka_topic)  # same name, a new topic id, offsets from 0
     # the last day again (a re-published day) and a new day: fewer records than the old topic had
     again = publish(kafka_bootstrap, settings.kafka_topic, 24 * METERS, 48 * METERS, METERS)
