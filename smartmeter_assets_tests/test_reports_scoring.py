@@ -350,16 +350,42 @@ def test_scaled_down_is_judged_on_a_meter_whose_baseload_reads_zero() -> None:
     assert found == {("M2", 20, SCALED)}
 
 
+def restless(readings: pd.DataFrame, meter: str) -> None:
+    """``meter``'s days at 100%, 75% and 133% of its level in turn (day 0 at 100%): a home whose
+    days stray as a real one's do, where the drawing's homes keep to one level."""
+    for day in range(DAYS):
+        overwrite(readings, meter, london(day, 0), 48, lambda e, d=day: np.round(e * (1.0, 0.75, 4 / 3)[d % 3], 3))
+
+
 def test_two_days_in_a_row_at_half_are_scaled_down_where_one_such_day_is_not() -> None:
     """A day at 48% of usual is within a real meter's own dips; two of them running are a bypass."""
     readings = households()
+    restless(readings, "M3")
     overwrite(readings, "M2", london(20, 0), 2 * 48, lambda e: np.round(e * 0.48, 3))  # two days running
-    overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.48, 3))  # one day alone
+    overwrite(readings, "M3", london(30, 0), 48, lambda e: np.round(e * 0.48, 3))  # one day alone (at 100%)
     judged = meter_day_detector.judge(readings)
     found = alerted(judged)
     assert found == {("M2", 20, SCALED)}
     lone = judged.meter_days.loc[meter_day_index(judged, "M3", 30)]
     assert 0.5 < lone["score_" + SCALED] < 1.0  # judged, and scaled, but not alert-worthy alone
+
+
+def test_a_steady_meter_s_day_at_half_is_scaled_down_where_a_restless_meter_s_is_not() -> None:
+    """M4 keeps to one level, M3 strays from 75% to 133% of it: the same day at 50% is far below
+    M4's habits and within M3's (the level alone, 50%, alerts neither)."""
+    readings = households()
+    restless(readings, "M3")
+    for meter in ("M3", "M4"):
+        overwrite(readings, meter, london(30, 0), 48, lambda e: np.round(e * 0.5, 3))  # M3 at 100% that day
+    judged = meter_day_detector.judge(readings)
+    assert alerted(judged) == {("M4", 30, SCALED)}
+    parts = meter_day_detector.score_components(judged.meter_days)
+    thresholds = meter_day_detector.THRESHOLDS
+    steady, stray = (parts.loc[meter_day_index(judged, meter, 30)] for meter in ("M4", "M3"))
+    assert steady["scaled"] < thresholds["scaled"] and steady["scaled_steady"] >= thresholds["scaled_steady"]
+    assert stray["scaled_steady"] < thresholds["scaled_steady"]
+    # the evidence of a meter's steadiness opens an episode, never a repeat (a low day seen again)
+    assert judged.meter_days.loc[meter_day_index(judged, "M4", 30), "score"] < meter_day_detector.REPEAT_SCORE
 
 
 def test_a_weekend_surge_above_the_meter_s_record_is_found_on_a_meter_with_wide_weekend_peaks() -> None:
