@@ -44,9 +44,9 @@ the kind of anomaly it looks like:
   milder level than one day alone: a real day is rarely that low twice running, and a bypass
   stays for days (only on meters whose baseload or lower quartile can be measured: a home that
   reads a few watt-hours a day has only its total to go by, and that total halves by itself).
-  And on a meter whose days keep close to their usual level, a day below :data:`SCALED_STEADY_MAX_RATIO`
-  of it by many times the meter's own spread (a steady home at 55% is further from its habits than
-  a restless one at 45%); this evidence alone never reaches :data:`REPEAT_SCORE`.
+  A day below :data:`SCALED_STEADY_MAX_RATIO` of usual is also judged by how many of the meter's own
+  spreads it lies below its usual level: a steady home at 55% is further from its habits than a
+  restless one at 45%. This evidence alone never reaches :data:`REPEAT_SCORE`.
 
 The budget is a ranking: each kind's evidence is a number on every meter-day, and its threshold
 (:data:`THRESHOLDS`) is the level that real meters with nothing injected reach on only a few
@@ -131,8 +131,8 @@ SPIKE_BLOCKS = 6
 #: a meter whose block never jumped is not alerted on its first kettle, and a jump must be this big.
 SPIKE_RATIO_MIN_RECORD_KWH = 0.2
 SPIKE_RATIO_MIN_JUMP_KWH = 0.6
-#: The block's second-highest jump in the window, about: the quantile of ~56 days' jumps that
-#: falls between the second and the third highest (on a window of fewer days, nearer the record).
+#: The block's second-highest jump in the window, about: of ~56 days' jumps this quantile lies nine
+#: tenths of the way from the third-highest to the second (on a window of fewer days, nearer the record).
 SPIKE_SECOND_QUANTILE = 0.98
 #: Spreads never below these (kWh): a meter steady to the watt-hour must not alert on a kettle.
 MIN_SPREAD_KWH = 0.05
