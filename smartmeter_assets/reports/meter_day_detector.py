@@ -242,8 +242,8 @@ THRESHOLDS: dict[str, float] = {
     "scaled_two_days": 1.0,
     # spreads below the meter's usual level: over five 120-day windows (``--first-days``) 1 alert more
     # with nothing injected (MAC000008 on the May bank holiday: the day at 42%, its baseload at 44%),
-    # and 4 more held-out scaled-down events (6-15) and 5 tuning ones (1-5); 3 adds one more alert
-    # with nothing injected for one more held-out event
+    # and 4 more held-out scaled-down events (6-15) and 4 tuning ones (1-5); 3 adds one more alert
+    # with nothing injected for two more held-out events
     "scaled_steady": 4.0,
     "zero_run": 1.0,  # 0: a physical limit
 }
