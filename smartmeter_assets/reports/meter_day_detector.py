@@ -191,8 +191,10 @@ REPEAT_SCORE = 1.5
 #: (``--events-per-kind 10``, January) it found 2 more of 100 held-out night uses, 7 surges and
 #: 1 scaled-down day. Scores only rise, so nothing found before is lost.
 LEFT_OUT_SCORE = 1.0
-#: The highest score the steady meter's evidence of a scaled-down day gives (see ``score_components``).
-STEADY_MAX_SCORE = 0.99 * REPEAT_SCORE
+#: The highest score an evidence may give, where it is below :data:`REPEAT_SCORE`: a z-score grows
+#: without bound on a steady meter (a low day reads as twenty spreads). It says the day is unusual
+#: for this meter, not how low it is, so it opens an episode but never a repeat.
+MAX_SCORES: dict[str, float] = {"scaled_steady": 0.99 * REPEAT_SCORE}
 #: Kinds that are facts about the readings, not their distance from the meter's habits: every
 #: one is alerted, however recent the last (a zeroed window after another is a second fault).
 FACT_KINDS = (InjectedAnomaly.FLAT_LINE, InjectedAnomaly.ZEROED_WINDOW)
@@ -688,12 +690,10 @@ def score_components(features: pd.DataFrame, left_out: pd.DataFrame | None = Non
     measurable = (usual_base >= MIN_BASELOAD_KWH) | (usual_quartile >= MIN_BASELOAD_KWH)
     pair = _two_days_running(scaled_calendar, worst.where(measurable))
     parts["scaled_two_days"] = (SCALED_MAX_RATIO / pair).where(pair >= SCALED_MIN_RATIO, 0.0).where(pair.notna())
-    # a z-score grows without bound on a steady meter (a low day reads as twenty spreads): it says
-    # the day is unusual for this meter, not how low it is, so it opens an episode but never a repeat
+    # in spreads of the meter's own days, capped in its score (:data:`MAX_SCORES`)
     level = np.log(worst.where((worst >= SCALED_MIN_RATIO) & measurable))
     below = -_robust_z(scaled_calendar, level, WINDOW_DAYS, MIN_HISTORY_DAYS, SCALED_MIN_LOG_SPREAD)
-    steady = below.where(worst < SCALED_STEADY_MAX_RATIO, 0.0).where(level.notna())
-    parts["scaled_steady"] = np.minimum(steady, THRESHOLDS["scaled_steady"] * STEADY_MAX_SCORE)
+    parts["scaled_steady"] = below.where(worst < SCALED_STEADY_MAX_RATIO, 0.0).where(level.notna())
     return parts
 
 
@@ -797,10 +797,12 @@ def score_meter_days(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def _calibrated(parts: pd.DataFrame) -> pd.DataFrame:
-    """Per kind, its strongest evidence over that evidence's threshold."""
+    """Per kind, its strongest evidence over that evidence's threshold (at most its :data:`MAX_SCORES`)."""
     scores = pd.DataFrame(index=parts.index)
     for kind, evidence in EVIDENCE.items():
-        calibrated = pd.concat([parts[name] / THRESHOLDS[name] for name in evidence], axis=1)
+        calibrated = pd.concat(
+            [(parts[name] / THRESHOLDS[name]).clip(upper=MAX_SCORES.get(name)) for name in evidence], axis=1
+        )
         scores[kind.value] = calibrated.max(axis=1, skipna=True)
     return scores
 
